@@ -1,0 +1,103 @@
+"""The configuration's typed shape: one frozen dataclass per TOML section.
+
+Defaults here are the shipped defaults; ``patches/default.toml`` documents them for operators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from patches.config.schema import ByteSize
+
+__all__ = [
+    "Config",
+    "LoggingConfig",
+    "ServerConfig",
+    "SessionsConfig",
+    "SourceCommon",
+    "SourceConfig",
+    "WindowConfig",
+]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """``[server]``: where and how the HTTP server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=9001, metadata={"min": 0, "max": 65535})
+    #: waitress worker threads. Its default of 4 collapses past 16 connections; 8 is measured.
+    threads: int = field(default=8, metadata={"min": 1, "max": 256})
+    #: Connections held open at once (waitress ``connection_limit``).
+    connection_limit: int = field(default=1000, metadata={"min": 1})
+    #: How long a request waits for an actor before it answers 503.
+    ask_timeout_seconds: float = field(default=5.0, metadata={"min": 0.01})
+    #: The ``Retry-After`` given to scanners told to come back later.
+    retry_after_seconds: int = field(default=1, metadata={"min": 1, "max": 3600})
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    """``[sessions]``: admission and expiry."""
+
+    max_active: int = field(default=64, metadata={"min": 1})
+    max_queued: int = field(default=1000, metadata={"min": 0})
+    #: A session not heard from for this long is expelled, queued or active.
+    timeout_seconds: float = field(default=60.0, metadata={"min": 0.1})
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """``[window]``: the bounds of each platform's cache window and the size of a batch."""
+
+    max_records: int = field(default=10_000, metadata={"min": 1})
+    max_bytes: ByteSize = field(default=ByteSize(16 * 2**20), metadata={"min": 1024})
+    batch_size: int = field(default=500, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """``[logging]``."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class SourceCommon:
+    """Keys every ``[[sources]]`` table may have, whatever its kind."""
+
+    name: str = field(default="", metadata={"min": 1})
+    #: Attempts at reading a failing source before its sessions are told it failed.
+    retries: int = field(default=4, metadata={"min": 1, "max": 100})
+    #: First pause between attempts; it doubles each time, up to 30 s.
+    retry_backoff_seconds: float = field(default=0.5, metadata={"min": 0.0})
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[[sources]]`` table: its kind, a unique name, retries and the kind's options."""
+
+    kind: str
+    name: str
+    options: Any
+    retries: int = 4
+    retry_backoff_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, validated."""
+
+    server: ServerConfig = ServerConfig()
+    sessions: SessionsConfig = SessionsConfig()
+    window: WindowConfig = WindowConfig()
+    logging: LoggingConfig = LoggingConfig()
+    sources: tuple[SourceConfig, ...] = ()
+    #: Where the configuration came from, for messages.
+    origin: str = "<defaults>"
+
+    @property
+    def sweep_seconds(self) -> float:
+        """How often idle sessions are looked for: a tenth of the timeout, within 50 ms..1 s."""
+        return max(0.05, min(1.0, self.sessions.timeout_seconds / 10))
