@@ -1,0 +1,1 @@
+"""The plain logic the actors wrap: windows, session admission, source feeds. No threads here."""

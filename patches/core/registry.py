@@ -1,0 +1,272 @@
+"""Session admission: who is active, who waits, who has finished, who is expelled.
+
+At most ``max_active`` sessions are active (reading a window) and ``max_queued`` wait. Waiting
+sessions are activated in the order they arrived, among those whose platform can take a new reader
+now: a platform's pass accepts readers until it moves past its start; its waiting sessions then
+wait for the next pass, and later arrivals for other platforms may go first rather than leave a
+place idle.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
+from patches.core.results import SessionState, SessionView
+
+__all__ = ["RegistryCounters", "SessionLimits", "SessionRegistry", "WindowPool"]
+
+
+class WindowPool(Protocol):
+    """The windows, as the registry drives them: one per platform being served."""
+
+    def join(self, platform: str, session_id: str) -> bool:
+        """Make the session a reader of the platform's window, opening one if needed.
+
+        Returns False when the platform's current pass cannot take a new reader.
+        """
+
+    def release(self, platform: str, session_id: str) -> None:
+        """The session no longer reads the platform's window (done, expired, closed)."""
+
+    def close(self, platform: str) -> None:
+        """The platform has no active session left: free its window."""
+
+    def expel_idle(self, cutoff: float) -> list[str]:
+        """Remove, from every window, the readers not heard from since ``cutoff``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    max_active: int
+    max_queued: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryCounters:
+    active: int
+    queued: int
+    ended: int
+    opened: int
+    refused: int
+    expired: int
+    finished: int
+    failed: int
+
+
+@dataclass(slots=True)
+class _Session:
+    id: str
+    platform: str
+    ticket: int
+    state: SessionState
+    last_contact: float
+    total: int | None = None
+    error: str | None = None
+
+
+class SessionRegistry:
+    """Sessions and their admission; a plain class, driven by its actor (or a test)."""
+
+    def __init__(
+        self,
+        limits: SessionLimits,
+        platforms: Iterable[str],
+        windows: WindowPool,
+        new_id: Callable[[], str],
+    ) -> None:
+        self.limits = limits
+        self.platforms = tuple(platforms)
+        self._windows = windows
+        self._new_id = new_id
+        self._tickets = itertools.count()
+        self._live: dict[str, _Session] = {}
+        #: Sessions that ended, kept for ``timeout_seconds`` so their scanner learns how.
+        self._ended: dict[str, tuple[_Session, float]] = {}
+        self._queues: dict[str, dict[str, None]] = {}
+        self._queued_tickets: list[int] = []
+        self._active: dict[str, set[str]] = {}
+        self._active_count = 0
+        self._opened = self._refused = self._expired = self._finished = self._failed = 0
+
+    # -- scanners' requests ----------------------------------------------------------------------
+
+    def open(self, platform: str, now: float) -> SessionView:
+        """Open a session: active if a place is free and its platform can take it, else queued.
+
+        Raises:
+            UnknownPlatform: no source serves ``platform``.
+            QueueFull: it would have to wait and the queue is at its bound.
+        """
+        if platform not in self.platforms:
+            raise UnknownPlatform(platform, self.platforms)
+        session = _Session(self._new_id(), platform, next(self._tickets), SessionState.QUEUED, now)
+        self._live[session.id] = session
+        self._enqueue(session)
+        self._activate()
+        if (
+            session.state is SessionState.QUEUED
+            and len(self._queued_tickets) > self.limits.max_queued
+        ):
+            self._dequeue(session)
+            del self._live[session.id]
+            self._refused += 1
+            raise QueueFull(self.limits.max_queued)
+        self._opened += 1
+        return self._view(session)
+
+    def view(self, session_id: str, now: float) -> SessionView:
+        """A session's state; hearing from a queued session keeps it alive.
+
+        Raises:
+            UnknownSession: never opened, closed, or ended long enough ago to be forgotten.
+            SessionGone: expelled for not polling.
+        """
+        session = self._live.get(session_id)
+        if session is not None:
+            if session.state is SessionState.QUEUED:
+                session.last_contact = now
+            return self._view(session)
+        ended = self._ended.get(session_id)
+        if ended is None:
+            raise UnknownSession(session_id)
+        if ended[0].state is SessionState.EXPIRED:
+            raise SessionGone(session_id, self.limits.timeout_seconds)
+        return self._view(ended[0])
+
+    def close(self, session_id: str) -> None:
+        """End a session at its scanner's request and forget it.
+
+        Raises:
+            UnknownSession: no such live session.
+        """
+        session = self._live.get(session_id)
+        if session is None:
+            if self._ended.pop(session_id, None) is None:
+                raise UnknownSession(session_id)
+            return
+        self._end(session, SessionState.DONE, now=None)
+        self._activate()
+
+    # -- events from windows and the timeout supervisor ------------------------------------------
+
+    def finished(self, session_id: str, total: int, now: float) -> None:
+        """A session read its whole pass. Idempotent: a late or repeated event changes nothing."""
+        session = self._live.get(session_id)
+        if session is None or session.state is not SessionState.ACTIVE:
+            return
+        session.total = total
+        self._finished += 1
+        self._end(session, SessionState.DONE, now)
+        self._activate()
+
+    def failed(self, platform: str, error: str, now: float) -> None:
+        """A source of ``platform`` failed: its active sessions end in the failed state.
+
+        Their scanners are told the error (never a silent "done"); waiting sessions of the
+        platform stay queued and will start a fresh pass.
+        """
+        for session_id in list(self._active.get(platform, ())):
+            session = self._live[session_id]
+            session.error = error
+            self._failed += 1
+            self._end(session, SessionState.FAILED, now)
+        self._activate()
+
+    def expire(self, now: float) -> list[str]:
+        """Expel every session not heard from within the timeout; forget old ended sessions."""
+        cutoff = now - self.limits.timeout_seconds
+        expelled = [s.id for s in self._live.values()
+                    if s.state is SessionState.QUEUED and s.last_contact < cutoff]  # fmt: skip
+        expelled += self._windows.expel_idle(cutoff)
+        for session_id in expelled:
+            session = self._live.get(session_id)
+            if session is not None:
+                self._expired += 1
+                self._end(session, SessionState.EXPIRED, now)
+        for session_id, (_, ended_at) in list(self._ended.items()):
+            if ended_at < cutoff:
+                del self._ended[session_id]
+        self._activate()
+        return expelled
+
+    # -- accounting ------------------------------------------------------------------------------
+
+    def counters(self) -> RegistryCounters:
+        return RegistryCounters(
+            active=self._active_count,
+            queued=len(self._queued_tickets),
+            ended=len(self._ended),
+            opened=self._opened,
+            refused=self._refused,
+            expired=self._expired,
+            finished=self._finished,
+            failed=self._failed,
+        )
+
+    def active_sessions(self, platform: str) -> frozenset[str]:
+        return frozenset(self._active.get(platform, ()))
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _view(self, session: _Session) -> SessionView:
+        position = None
+        if session.state is SessionState.QUEUED:
+            position = bisect.bisect_left(self._queued_tickets, session.ticket) + 1
+        return SessionView(
+            session.id, session.platform, session.state, position, session.total, session.error
+        )
+
+    def _enqueue(self, session: _Session) -> None:
+        self._queues.setdefault(session.platform, {})[session.id] = None
+        self._queued_tickets.append(session.ticket)  # tickets grow: the list stays sorted
+
+    def _dequeue(self, session: _Session) -> None:
+        queue = self._queues[session.platform]
+        del queue[session.id]
+        if not queue:
+            del self._queues[session.platform]
+        del self._queued_tickets[bisect.bisect_left(self._queued_tickets, session.ticket)]
+
+    def _activate(self) -> None:
+        """Fill free places, oldest waiting session first among platforms that can take one."""
+        blocked: set[str] = set()
+        while self._active_count < self.limits.max_active:
+            heads = [
+                (self._live[next(iter(queue))].ticket, platform)
+                for platform, queue in self._queues.items()
+                if platform not in blocked
+            ]
+            if not heads:
+                return
+            _, platform = min(heads)
+            session = self._live[next(iter(self._queues[platform]))]
+            if not self._windows.join(platform, session.id):
+                blocked.add(platform)
+                continue
+            self._dequeue(session)
+            session.state = SessionState.ACTIVE
+            self._active.setdefault(platform, set()).add(session.id)
+            self._active_count += 1
+
+    def _end(self, session: _Session, state: SessionState, now: float | None) -> None:
+        """Take a live session out of the queue or its window; remember how it ended."""
+        if session.state is SessionState.QUEUED:
+            self._dequeue(session)
+        elif session.state is SessionState.ACTIVE:
+            active = self._active[session.platform]
+            active.discard(session.id)
+            self._active_count -= 1
+            self._windows.release(session.platform, session.id)
+            if not active:
+                del self._active[session.platform]
+                self._windows.close(session.platform)
+        del self._live[session.id]
+        session.state = state
+        if now is not None:
+            self._ended[session.id] = (session, now)

@@ -1,0 +1,86 @@
+"""Immutable values that cross actor boundaries: read results, session views, fetch requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Delivery", "FetchRequest", "ReadResult", "ReadState", "SessionState", "SessionView"]
+
+
+class SessionState(StrEnum):
+    """Where a session is in its life."""
+
+    QUEUED = "queued"
+    ACTIVE = "active"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class ReadState(StrEnum):
+    """What a poll for records found."""
+
+    #: Records are in ``payload``.
+    READY = "ready"
+    #: Active, but the next records are not in the window yet: retry shortly.
+    PENDING = "pending"
+    #: Still waiting for an active place: retry shortly.
+    QUEUED = "queued"
+    #: Every record of the pass was delivered and acknowledged.
+    DONE = "done"
+    #: A source failed; ``error`` says which and why. The list is incomplete: never treat as done.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One poll's answer. ``payload`` is the batch's encoded records joined by commas."""
+
+    state: ReadState
+    payload: bytes = b""
+    count: int = 0
+    #: The session's cursor this batch starts at, and the one to ask with next.
+    cursor: int = 0
+    next_cursor: int = 0
+    #: Records in the whole pass, once known (when done).
+    total: int | None = None
+    queue_position: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as the registry knows it."""
+
+    id: str
+    platform: str
+    state: SessionState
+    #: 1-based place in the queue, when queued.
+    queue_position: int | None = None
+    total: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """A window's request for more records: never more than its free room."""
+
+    source_index: int
+    max_records: int
+    max_bytes: int
+    #: The window's whole byte bound: a record larger than this can never be held.
+    capacity_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Records a source reader sends a window, in source order."""
+
+    records: tuple[bytes, ...] = ()
+    #: The source has no more records for this platform.
+    exhausted: bool = False
+    #: The source failed after its retries; the pass cannot be completed.
+    error: str | None = None
+    #: Bytes of the next record, when it did not fit in the room given.
+    next_size: int | None = None

@@ -1,0 +1,239 @@
+"""The sliding cache window over one platform's record stream.
+
+The window holds a contiguous slice ``[base, base + len)`` of the stream, bounded in records and in
+encoded bytes. Each reader (an active session) has its own cursor; the window drops what every
+reader has acknowledged and asks for more while it has room, so the stream is read once for all its
+readers, and memory depends on the bounds alone.
+
+Positions are stream positions; a reader's cursor counts from the position where it joined
+(``start``), so readers that began at different places can share one window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patches.core.errors import CursorConflict
+from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState
+
+__all__ = ["Window", "WindowBounds", "WindowCounters"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBounds:
+    """The most a window may hold, and how many records a read returns at most."""
+
+    max_records: int
+    max_bytes: int
+    batch_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounters:
+    """What a window holds and has held: its own accounting, for status pages and tests."""
+
+    platform: str
+    readers: int
+    held_records: int
+    held_bytes: int
+    peak_records: int
+    peak_bytes: int
+    received: int
+    exhausted: bool
+    error: str | None
+
+
+@dataclass(slots=True)
+class _Reader:
+    start: int
+    #: Everything before ``acked`` is acknowledged: the window may drop it.
+    acked: int
+    #: The end of what was handed out; a cursor past it would skip records.
+    sent: int
+    last_contact: float
+
+
+class Window:
+    """One platform's window; a plain class, driven by its actor (or a test) one call at a time."""
+
+    def __init__(self, platform: str, bounds: WindowBounds, sources: int) -> None:
+        if sources < 1:
+            raise ValueError("a window needs at least one source")
+        self.platform = platform
+        self.bounds = bounds
+        self._sources = sources
+        self._source_index = 0
+        self._records: list[bytes] = []
+        self._base = 0
+        self._bytes = 0
+        self._readers: dict[str, _Reader] = {}
+        self._finished: list[tuple[str, int]] = []
+        self._in_flight = False
+        self._next_size = 0
+        self._exhausted = False
+        self._error: str | None = None
+        self._peak_records = 0
+        self._peak_bytes = 0
+        self._received = 0
+
+    # -- readers ---------------------------------------------------------------------------------
+
+    @property
+    def joinable(self) -> bool:
+        """A new reader would get the whole pass: nothing was dropped yet and no source failed."""
+        return self._base == 0 and self._error is None
+
+    def join(self, session_id: str, now: float) -> bool:
+        """Add a reader at the start of the pass; False if the pass has moved past its start."""
+        if session_id in self._readers:
+            return True
+        if not self.joinable:
+            return False
+        self._readers[session_id] = _Reader(self._base, self._base, self._base, now)
+        return True
+
+    def leave(self, session_id: str) -> None:
+        """Remove a reader (closed, expired); what only it held can be dropped."""
+        if self._readers.pop(session_id, None) is not None:
+            self._release()
+
+    def expel_idle(self, cutoff: float) -> list[str]:
+        """Remove the readers not heard from since ``cutoff``; return their session ids."""
+        idle = [sid for sid, r in self._readers.items() if r.last_contact < cutoff]
+        for sid in idle:
+            del self._readers[sid]
+        if idle:
+            self._release()
+        return idle
+
+    @property
+    def readers(self) -> int:
+        return len(self._readers)
+
+    def take_finished(self) -> list[tuple[str, int]]:
+        """Readers that read the whole pass since the last call, with the pass's record count."""
+        finished, self._finished = self._finished, []
+        return finished
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def read(
+        self, session_id: str, cursor: int | None, now: float
+    ) -> ReadResult | CursorConflict | None:
+        """The next batch for a reader; ``None`` if it is not a reader of this window.
+
+        Args:
+            cursor: the reader's cursor to read from, acknowledging everything before it; ``None``
+                continues after what was handed out last (the original protocol, which has no
+                acknowledgement).
+        """
+        reader = self._readers.get(session_id)
+        if reader is None:
+            return None
+        reader.last_contact = now
+        position = reader.sent if cursor is None else reader.start + cursor
+        if not reader.acked <= position <= reader.sent:
+            return CursorConflict(position - reader.start, reader.acked - reader.start,
+                                  reader.sent - reader.start)  # fmt: skip
+        if self._error is not None:
+            return ReadResult(ReadState.FAILED, cursor=position - reader.start, error=self._error)
+        if position > reader.acked:
+            reader.acked = position
+            self._release()
+        end = self._base + len(self._records)
+        relative = position - reader.start
+        if position >= end:
+            if not self._exhausted:
+                return ReadResult(ReadState.PENDING, cursor=relative, next_cursor=relative)
+            total = end - reader.start
+            del self._readers[session_id]
+            self._finished.append((session_id, total))
+            self._release()
+            return ReadResult(ReadState.DONE, cursor=relative, next_cursor=relative, total=total)
+        first = position - self._base
+        batch = self._records[first : first + self.bounds.batch_size]
+        reader.sent = max(reader.sent, position + len(batch))
+        return ReadResult(
+            ReadState.READY,
+            payload=b",".join(batch),
+            count=len(batch),
+            cursor=relative,
+            next_cursor=relative + len(batch),
+        )
+
+    # -- filling ---------------------------------------------------------------------------------
+
+    def next_fetch(self) -> FetchRequest | None:
+        """What to ask the sources for now, if anything; at most one request is in flight.
+
+        The window asks only while it has readers and room for at least half a batch (or for the
+        next record, whose size the last delivery told), so it never runs ahead of its bounds and
+        does not chatter one record at a time.
+        """
+        if self._in_flight or self._exhausted or self._error is not None or not self._readers:
+            return None
+        room_records = self.bounds.max_records - len(self._records)
+        room_bytes = self.bounds.max_bytes - self._bytes
+        wanted = max(1, min(self.bounds.batch_size, self.bounds.max_records) // 2)
+        if room_records < wanted and self._records:
+            return None
+        if room_records < 1 or room_bytes < max(1, self._next_size):
+            return None
+        self._in_flight = True
+        return FetchRequest(self._source_index, room_records, room_bytes, self.bounds.max_bytes)
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Take the records a source sent in answer to :meth:`next_fetch`."""
+        self._in_flight = False
+        records = delivery.records
+        size = sum(map(len, records))
+        if len(self._records) + len(records) > self.bounds.max_records or (
+            self._bytes + size > self.bounds.max_bytes
+        ):
+            self._error = "internal error: a source reader sent more than the room it was given"
+            return
+        self._records.extend(records)
+        self._bytes += size
+        self._received += len(records)
+        self._peak_records = max(self._peak_records, len(self._records))
+        self._peak_bytes = max(self._peak_bytes, self._bytes)
+        self._next_size = delivery.next_size or 0
+        if delivery.error is not None:
+            self._error = delivery.error
+        elif delivery.exhausted:
+            self._source_index += 1
+            self._next_size = 0
+            self._exhausted = self._source_index >= self._sources
+
+    @property
+    def source_index(self) -> int:
+        """The source being read now (sources are read one after another, in order)."""
+        return self._source_index
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def counters(self) -> WindowCounters:
+        return WindowCounters(
+            platform=self.platform,
+            readers=len(self._readers),
+            held_records=len(self._records),
+            held_bytes=self._bytes,
+            peak_records=self._peak_records,
+            peak_bytes=self._peak_bytes,
+            received=self._received,
+            exhausted=self._exhausted,
+            error=self._error,
+        )
+
+    def _release(self) -> None:
+        """Drop the records every reader has acknowledged."""
+        if not self._readers:
+            return
+        low = min(r.acked for r in self._readers.values())
+        drop = low - self._base
+        if drop > 0:
+            self._bytes -= sum(map(len, self._records[:drop]))
+            del self._records[:drop]
+            self._base = low
