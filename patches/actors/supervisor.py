@@ -1,0 +1,87 @@
+"""The timeout supervisor: a ticker, and an actor that expels silent sessions on every tick.
+
+pykka has no timers, so a small thread (the ticker) asks the supervisor to tick at a fixed interval.
+Each tick also checks that the long-lived actors are still alive, so a dead one turns the server
+unhealthy instead of leaving requests to time out unexplained.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pykka
+
+from patches.actors.health import HealthBoard
+
+if TYPE_CHECKING:
+    from patches.actors.registry_actor import RegistryActor
+
+__all__ = ["Ticker", "TimeoutSupervisor"]
+
+log = logging.getLogger(__name__)
+
+
+class TimeoutSupervisor(pykka.ThreadingActor):
+    """Expels sessions whose scanners stopped polling, so none can stall a window for ever."""
+
+    def __init__(
+        self,
+        registry: pykka.ActorProxy[RegistryActor],
+        watched: Mapping[str, pykka.ActorRef[Any]],
+        clock: Callable[[], float],
+        ask_timeout: float,
+        health: HealthBoard,
+    ) -> None:
+        super().__init__()
+        self._registry = registry
+        self._watched = dict(watched)
+        self._clock = clock
+        self._timeout = ask_timeout
+        self._health = health
+
+    def tick(self) -> list[str]:
+        """Check the watched actors, then expel idle sessions; return the expelled ids."""
+        for name, ref in self._watched.items():
+            if not ref.is_alive():
+                self._health.fail(name, "stopped")
+        try:
+            expelled: list[str] = self._registry.expire_idle(self._clock()).get(
+                timeout=self._timeout
+            )
+        except (pykka.Timeout, pykka.ActorDeadError) as e:
+            self._health.fail("session registry", f"did not answer the supervisor: {e!r}")
+            return []
+        if expelled:
+            log.info("expelled %d idle session(s)", len(expelled))
+        return expelled
+
+
+class Ticker:
+    """A daemon thread that asks an actor to ``tick()`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, target: pykka.ActorProxy[Any], interval: float, timeout: float) -> None:
+        self._target = target
+        self._interval = interval
+        self._timeout = timeout
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="patches-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop ticking and wait for the thread to end."""
+        self._stopped.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._target.tick().get(timeout=self._timeout)
+            except pykka.ActorDeadError:
+                return
+            except pykka.Timeout:
+                log.warning("the supervisor did not finish a tick within %.1f s", self._timeout)

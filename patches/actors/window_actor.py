@@ -1,0 +1,116 @@
+"""The window actor: one per platform being served, owning that platform's :class:`Window`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import pykka
+
+from patches.actors.health import HealthBoard
+from patches.core.errors import CursorConflict
+from patches.core.results import Delivery, ReadResult
+from patches.core.window import Window, WindowCounters
+
+if TYPE_CHECKING:
+    from patches.actors.feed_actor import FeedActor
+    from patches.actors.registry_actor import RegistryActor
+
+__all__ = ["WindowActor"]
+
+log = logging.getLogger(__name__)
+
+
+class WindowActor(pykka.ThreadingActor):
+    """Serves reads from its window and keeps it filled.
+
+    Asked by the registry (join, leave, expel) and by request threads (read); tells its source
+    readers to fetch, and tells the registry, upward, when a session has read everything or the
+    pass failed. It never asks anyone, so it cannot take part in a deadlock.
+    """
+
+    def __init__(
+        self,
+        window_id: int,
+        window: Window,
+        feeds: Sequence[pykka.ActorProxy[FeedActor]],
+        registry: pykka.ActorProxy[RegistryActor],
+        clock: Callable[[], float],
+        health: HealthBoard,
+    ) -> None:
+        super().__init__()
+        self.window_id = window_id
+        self._window = window
+        self._feeds = tuple(feeds)
+        self._registry = registry
+        self._clock = clock
+        self._health = health
+        self._self: pykka.ActorProxy[WindowActor] | None = None
+
+    def on_start(self) -> None:
+        self._self = self.actor_ref.proxy()
+
+    def join(self, session_id: str) -> bool:
+        """Add a reader at the start of the pass; False once the pass has moved on."""
+        joined = self._window.join(session_id, self._clock())
+        self._pump()
+        return joined
+
+    def leave(self, session_id: str) -> None:
+        self._window.leave(session_id)
+        self._pump()
+
+    def read(self, session_id: str, cursor: int | None) -> ReadResult | CursorConflict | None:
+        """A session's next batch (see :meth:`Window.read`); ``None`` if not a reader here."""
+        result = self._window.read(session_id, cursor, self._clock())
+        self._pump()
+        return result
+
+    def expel_idle(self, cutoff: float) -> list[str]:
+        expelled = self._window.expel_idle(cutoff)
+        self._pump()
+        return expelled
+
+    def deliver(self, stream: Hashable, delivery: Delivery) -> None:
+        """Records from a source reader, in answer to this window's last fetch."""
+        self._window.deliver(delivery)
+        if self._window.error is not None:
+            log.error("platform %s: pass failed: %s", self._window.platform, self._window.error)
+            self._registry.window_failed.defer(
+                self.window_id, self._window.platform, self._window.error
+            )
+        self._pump()
+
+    def counters(self) -> WindowCounters:
+        return self._window.counters()
+
+    def _pump(self) -> None:
+        """Ask for more records when there is room; tell the registry who has finished."""
+        request = self._window.next_fetch()
+        if request is not None:
+            feed = self._feeds[request.source_index]
+            feed.fetch.defer(self.window_id, self._window.platform, request, self._self)
+        for session_id, total in self._window.take_finished():
+            self._registry.session_finished.defer(session_id, total)
+
+    def on_stop(self) -> None:
+        for feed in self._feeds:
+            with contextlib.suppress(pykka.ActorDeadError):
+                feed.release.defer(self.window_id)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        platform = self._window.platform
+        self._health.fail(f"window {platform!r}", repr(exception_value))
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._registry.window_failed.defer(
+                self.window_id, platform, f"internal error in the window: {exception_value!r}"
+            )
+        self.on_stop()

@@ -1,0 +1,174 @@
+"""The registry's windows: starting, joining, expelling from and stopping one actor per platform.
+
+Used only from the registry actor's thread; every ask it makes goes downward, to a window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import pykka
+
+from patches.actors.directory import SessionDirectory
+from patches.actors.health import HealthBoard
+from patches.actors.window_actor import WindowActor
+from patches.core.window import Window, WindowBounds, WindowCounters
+
+if TYPE_CHECKING:
+    from patches.actors.feed_actor import FeedActor
+    from patches.actors.registry_actor import RegistryActor
+
+__all__ = ["ActorWindowPool", "PoolCounters"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCounters:
+    """Windows now open, passes started per platform, and the most any window ever held."""
+
+    windows: tuple[WindowCounters, ...]
+    passes: dict[str, int]
+    peak_records: int
+    peak_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    window_id: int
+    ref: pykka.ActorRef[WindowActor]
+    proxy: pykka.ActorProxy[WindowActor]
+
+
+class ActorWindowPool:
+    """The :class:`~patches.core.registry.WindowPool` of a running server: one actor per window."""
+
+    def __init__(
+        self,
+        bounds: WindowBounds,
+        feeds: Mapping[str, Sequence[pykka.ActorProxy[FeedActor]]],
+        directory: SessionDirectory,
+        health: HealthBoard,
+        clock: Callable[[], float],
+        ask_timeout: float,
+    ) -> None:
+        self._bounds = bounds
+        self._feeds = feeds
+        self._directory = directory
+        self._health = health
+        self._clock = clock
+        self._timeout = ask_timeout
+        self._registry: pykka.ActorProxy[RegistryActor] | None = None
+        self._open: dict[str, _Open] = {}
+        self._ids = itertools.count(1)
+        self._passes: Counter[str] = Counter()
+        self._peak_records = 0
+        self._peak_bytes = 0
+
+    def bind(self, registry: pykka.ActorProxy[RegistryActor]) -> None:
+        """Give the pool the registry that its windows report to."""
+        self._registry = registry
+
+    def current(self, platform: str) -> int | None:
+        """The id of the platform's open window, if any."""
+        window = self._open.get(platform)
+        return None if window is None else window.window_id
+
+    # -- WindowPool ------------------------------------------------------------------------------
+
+    def join(self, platform: str, session_id: str) -> bool:
+        window = self._open.get(platform) or self._start(platform)
+        joined = self._ask(window, lambda w: w.join(session_id), default=False)
+        if joined:
+            self._directory.publish(session_id, window.proxy)
+        return joined
+
+    def release(self, platform: str, session_id: str) -> None:
+        self._directory.withdraw(session_id)
+        window = self._open.get(platform)
+        if window is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                window.proxy.leave.defer(session_id)
+
+    def close(self, platform: str) -> None:
+        window = self._open.pop(platform, None)
+        if window is None:
+            return
+        counters = self._ask(window, lambda w: w.counters(), default=None)
+        if counters is not None:
+            self._peak_records = max(self._peak_records, counters.peak_records)
+            self._peak_bytes = max(self._peak_bytes, counters.peak_bytes)
+            log.info(
+                "platform %s: pass %d closed after %d records (peak %d records, %d bytes held)",
+                platform, window.window_id, counters.received,
+                counters.peak_records, counters.peak_bytes,
+            )  # fmt: skip
+        window.ref.stop(block=False)
+
+    def expel_idle(self, cutoff: float) -> list[str]:
+        expelled: list[str] = []
+        for window in list(self._open.values()):
+            expelled += self._ask(window, lambda w: w.expel_idle(cutoff), default=[])
+        for session_id in expelled:
+            self._directory.withdraw(session_id)
+        return expelled
+
+    # -- accounting and shutdown -----------------------------------------------------------------
+
+    def counters(self) -> PoolCounters:
+        windows = tuple(
+            c for w in list(self._open.values())
+            if (c := self._ask(w, lambda w: w.counters(), default=None)) is not None
+        )  # fmt: skip
+        return PoolCounters(
+            windows=windows,
+            passes=dict(self._passes),
+            peak_records=max([self._peak_records, *(c.peak_records for c in windows)]),
+            peak_bytes=max([self._peak_bytes, *(c.peak_bytes for c in windows)]),
+        )
+
+    def stop_all(self) -> int:
+        """Stop every window, waiting for each (the server is shutting down); return how many."""
+        windows = list(self._open.values())
+        self._open.clear()
+        for window in windows:
+            window.ref.stop(block=True, timeout=self._timeout)
+        return len(windows)
+
+    def _start(self, platform: str) -> _Open:
+        if self._registry is None:
+            raise RuntimeError("the window pool is not bound to a registry")
+        window_id = next(self._ids)
+        feeds = self._feeds[platform]
+        ref = WindowActor.start(
+            window_id,
+            Window(platform, self._bounds, len(feeds)),
+            feeds,
+            self._registry,
+            self._clock,
+            self._health,
+        )
+        window = self._open[platform] = _Open(window_id, ref, ref.proxy())
+        self._passes[platform] += 1
+        log.info("platform %s: pass %d opened", platform, window_id)
+        return window
+
+    def _ask(
+        self,
+        window: _Open,
+        call: Callable[[pykka.ActorProxy[WindowActor]], pykka.Future[T]],
+        default: T,
+    ) -> T:
+        """Ask a window, with a timeout; a dead or stuck window is reported, never waited on."""
+        try:
+            return call(window.proxy).get(timeout=self._timeout)
+        except (pykka.ActorDeadError, pykka.Timeout) as e:
+            self._health.fail(f"window {window.window_id}", f"did not answer: {e!r}")
+            return default
