@@ -1,0 +1,67 @@
+"""Reply bodies built around records that were encoded once, when they entered the server.
+
+A batch's records arrive as one ``payload`` (their JSON joined by commas); a reply is that payload
+with a few bytes of envelope around it: no record is decoded or encoded again per scanner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from patches.core.results import ReadResult, SessionView
+
+__all__ = [
+    "legacy_batch",
+    "legacy_done",
+    "legacy_opened",
+    "legacy_waiting",
+    "session_body",
+    "v1_batch",
+    "v1_empty",
+]
+
+
+def legacy_opened(session_id: str) -> bytes:
+    """The original protocol's answer to opening a session (both names for the id)."""
+    return orjson.dumps({"error": None, "session": session_id, "requestID": session_id})
+
+
+def legacy_batch(result: ReadResult) -> bytes:
+    return b'{"error":null,"vulnerabilities":[%b],"done":false}' % result.payload
+
+
+def legacy_waiting(message: str) -> bytes:
+    return orjson.dumps({"error": None, "vulnerabilities": [], "done": False, "message": message})
+
+
+def legacy_done(result: ReadResult) -> bytes:
+    return orjson.dumps({"error": None, "vulnerabilities": [], "done": True, "total": result.total})
+
+
+def v1_batch(result: ReadResult) -> bytes:
+    return b'{"vulnerabilities":[%b],"cursor":%d,"nextCursor":%d,"done":false}' % (
+        result.payload,
+        result.cursor,
+        result.next_cursor,
+    )
+
+
+def v1_empty(cursor: int, *, done: bool, extra: dict[str, Any]) -> bytes:
+    body: dict[str, Any] = {"vulnerabilities": [], "cursor": cursor, "nextCursor": cursor}
+    body["done"] = done
+    body.update(extra)
+    return orjson.dumps(body)
+
+
+def session_body(view: SessionView) -> dict[str, Any]:
+    """A session as the v1 API shows it; fields that do not apply are left out."""
+    body: dict[str, Any] = {"id": view.id, "platform": view.platform, "state": view.state.value}
+    if view.queue_position is not None:
+        body["queuePosition"] = view.queue_position
+    if view.total is not None:
+        body["total"] = view.total
+    if view.error is not None:
+        body["error"] = view.error
+    return body

@@ -1,0 +1,94 @@
+"""The v1 API: sessions as resources, and reads by cursor that acknowledge what came before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from patches.actors.system import PatchesSystem
+from patches.api import bodies
+from patches.api.errors import ApiError
+from patches.api.replies import source_failed, wait, waiting_message
+from patches.core.results import ReadState
+
+__all__ = ["PlatformsResource", "SessionResource", "SessionsResource", "VulnerabilitiesResource"]
+
+
+class SessionsResource:
+    """``POST /v1/sessions`` with ``{"platform": P}``: open a session."""
+
+    def __init__(self, system: PatchesSystem) -> None:
+        self._system = system
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body: Any = req.get_media()
+        if not isinstance(body, dict) or not isinstance(body.get("platform"), str):
+            raise ApiError(
+                falcon.HTTP_400,
+                "invalid_body",
+                'the body must be a JSON object {"platform": "<name>"}',
+            )
+        if unknown := sorted(set(body) - {"platform"}):
+            raise ApiError(
+                falcon.HTTP_400, "invalid_body", f"unknown field(s): {', '.join(unknown)}"
+            )
+        view = self._system.open_session(body["platform"])
+        resp.status = falcon.HTTP_201
+        resp.location = f"/v1/sessions/{view.id}"
+        resp.media = bodies.session_body(view)
+
+
+class SessionResource:
+    """``GET /v1/sessions/{id}``: its state; ``DELETE``: end it."""
+
+    def __init__(self, system: PatchesSystem) -> None:
+        self._system = system
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
+        resp.media = bodies.session_body(self._system.session(session_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
+        self._system.close_session(session_id)
+        resp.status = falcon.HTTP_204
+
+
+class VulnerabilitiesResource:
+    """``GET /v1/sessions/{id}/vulnerabilities?cursor=N``: the records from position N.
+
+    Asking with N acknowledges every record before N; asking again with the same N returns the same
+    records, so a reply lost on the way costs a retry, never a record.
+    """
+
+    def __init__(self, system: PatchesSystem, retry_after: int) -> None:
+        self._system = system
+        self._retry_after = retry_after
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
+        cursor = req.get_param_as_int("cursor", min_value=0, default=0)
+        result = self._system.read(session_id, cursor)
+        if result.state is ReadState.READY:
+            resp.data = bodies.v1_batch(result)
+        elif result.state is ReadState.DONE:
+            resp.data = bodies.v1_empty(cursor, done=True, extra={"total": result.total})
+        elif result.state is ReadState.FAILED:
+            raise source_failed(result)
+        else:
+            wait(resp, self._retry_after)
+            extra: dict[str, Any] = {
+                "state": "queued" if result.state is ReadState.QUEUED else "active"
+            }
+            if result.queue_position is not None:
+                extra["queuePosition"] = result.queue_position
+            extra["message"] = waiting_message(result)
+            resp.data = bodies.v1_empty(cursor, done=False, extra=extra)
+
+
+class PlatformsResource:
+    """``GET /v1/platforms``: the platforms served."""
+
+    def __init__(self, system: PatchesSystem) -> None:
+        self._system = system
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"platforms": list(self._system.platforms())}
