@@ -84,7 +84,8 @@ class Vulnerability:
         severity = obj.get("severity", 0)
         if isinstance(severity, bool) or not isinstance(severity, int) or not 0 <= severity <= 6:
             raise RecordError(f"severity must be an integer from 0 to 6, got {severity!r}")
-        fixes = obj.get("fixedIn") or []
+        fixes = obj.get("fixedIn")
+        fixes = [] if fixes is None else fixes
         if not isinstance(fixes, list):
             raise RecordError("fixedIn must be a list")
         fixed_in = []

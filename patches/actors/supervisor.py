@@ -51,8 +51,11 @@ class TimeoutSupervisor(pykka.ThreadingActor):
             expelled: list[str] = self._registry.expire_idle(self._clock()).get(
                 timeout=self._timeout
             )
-        except (pykka.Timeout, pykka.ActorDeadError) as e:
-            self._health.fail("session registry", f"did not answer the supervisor: {e!r}")
+        except pykka.ActorDeadError:
+            self._health.fail("session registry", "stopped")
+            return []
+        except pykka.Timeout:
+            self._health.fail("session registry", f"did not answer within {self._timeout:g} s")
             return []
         if expelled:
             log.info("expelled %d idle session(s)", len(expelled))

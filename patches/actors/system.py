@@ -253,11 +253,11 @@ class PatchesSystem:
         window = self.directory.lookup(session_id)
         if window is not None:
             try:
-                result: ReadResult | None = self._ask(lambda: window.read(session_id, cursor))
-            except Unavailable:
-                if self.directory.lookup(session_id) is window:
-                    raise
-                result = None  # the window closed meanwhile; the registry knows how it ended
+                result: ReadResult | None = self._ask(
+                    lambda: window.read(session_id, cursor), dead_ok=True
+                )
+            except pykka.ActorDeadError:
+                result = None  # the window closed or died meanwhile: the registry knows the rest
             if result is not None:
                 return result
         view = self.session(session_id)
@@ -279,6 +279,18 @@ class PatchesSystem:
         """
         self._ask(lambda: self._registry_proxy().close(session_id))
 
+    def sweep(self) -> list[str]:
+        """Run one supervisor tick now (health check and expiry); return the expelled sessions.
+
+        The ticker does this every ``Config.sweep_seconds``; tests and embedding programs with an
+        injected clock call it to expire sessions deterministically.
+        """
+        if self._supervisor_ref is None:
+            raise Unavailable("the actor system is not running")
+        supervisor = self._supervisor_ref.proxy()
+        expelled: list[str] = self._ask(supervisor.tick)
+        return expelled
+
     # -- operators' views ------------------------------------------------------------------------
 
     def status(self) -> SystemStatus:
@@ -294,8 +306,13 @@ class PatchesSystem:
             raise Unavailable("the actor system is not running")
         return self._registry
 
-    def _ask(self, call: Callable[[], Any]) -> Any:
-        """Make one ask with the request timeout; raise refusals the actor returned as values."""
+    def _ask(self, call: Callable[[], Any], *, dead_ok: bool = False) -> Any:
+        """Make one ask with the request timeout; raise refusals the actor returned as values.
+
+        Args:
+            dead_ok: let :class:`pykka.ActorDeadError` through for the caller to handle, instead
+                of turning it into :class:`Unavailable`.
+        """
         try:
             result = call().get(timeout=self._timeout)
         except pykka.Timeout:
@@ -303,6 +320,8 @@ class PatchesSystem:
                 f"the server did not answer within {self._timeout:g} s; retry later"
             ) from None
         except pykka.ActorDeadError as e:
+            if dead_ok:
+                raise
             raise Unavailable(f"a part of the server has stopped: {e}") from None
         if isinstance(result, PatchesError):
             raise result
