@@ -33,6 +33,8 @@ class HttpServer:
             ident="patches",
             clear_untrusted_proxy_headers=True,
         )
+        # waitress warns on every request that waits for a free thread: noise under load.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = config.host
         self.port: int = self._server.effective_port
 

@@ -60,7 +60,8 @@ def test_a_file_overrides_key_by_key_and_its_sources_replace_the_defaults(tmp_pa
     assert config.window.max_bytes == 2 * 2**20
     assert config.window.batch_size == 500  # untouched keys keep their defaults
     (source,) = config.sources
-    assert source.kind == "jsonl" and source.name == "jsonl-1"
+    assert source.kind == "jsonl"
+    assert source.name == "jsonl-1"
     assert source.options.path == tmp_path / "feed.jsonl"  # relative to the file
 
 
@@ -156,7 +157,7 @@ def test_invalid_toml_names_the_file_and_position(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="absent.toml: cannot read the configuration"):
+    with pytest.raises(ConfigError, match=r"absent\.toml: cannot read the configuration"):
         load_config(tmp_path / "absent.toml", env={})
 
 

@@ -84,7 +84,8 @@ def test_a_failing_source_is_retried_from_where_it_stopped() -> None:
     sleeps: list[float] = []
     feed = Feed(source, RetryPolicy(attempts=3, backoff_seconds=0.25), sleep=sleeps.append)
     delivery = feed.fetch("s", PLATFORM, request())
-    assert delivery.error is None and delivery.exhausted
+    assert delivery.error is None
+    assert delivery.exhausted
     assert wire_names(delivery.records) == all_names(demo(50))
     assert source.opened == [None, 10, 10, 11, 30]  # reopened after the last record pulled
     assert feed.retries == 4
@@ -96,7 +97,8 @@ def test_a_source_failing_past_its_retries_is_reported_with_what_came_before() -
     feed = Feed(source, NO_WAIT, sleep=lambda _: None)
     delivery = feed.fetch("s", PLATFORM, request())
     assert delivery.error is not None
-    assert "source 'flaky' failed" in delivery.error and "record 20" in delivery.error
+    assert "source 'flaky' failed" in delivery.error
+    assert "record 20" in delivery.error
     assert not delivery.exhausted
     assert len(delivery.records) == 20
     assert feed.failures == 1
@@ -109,7 +111,8 @@ def test_a_bug_in_a_source_is_contained_and_reported() -> None:
 
     feed = Feed(Broken("broken", DemoOptions(platforms=(PLATFORM,))), NO_WAIT)
     delivery = feed.fetch("s", PLATFORM, request())
-    assert delivery.error is not None and "internal error" in delivery.error
+    assert delivery.error is not None
+    assert "internal error" in delivery.error
 
 
 def test_a_record_of_another_platform_breaks_the_contract() -> None:
@@ -119,14 +122,14 @@ def test_a_record_of_another_platform_breaks_the_contract() -> None:
 
     source = Wrong("wrong", DemoOptions(platforms=(PLATFORM, "alpine:3.19")))
     delivery = Feed(source, NO_WAIT).fetch("s", PLATFORM, request())
-    assert (
-        delivery.error is not None and "'alpine:3.19' when asked for 'debian:12'" in delivery.error
-    )
+    assert delivery.error is not None
+    assert "'alpine:3.19' when asked for 'debian:12'" in delivery.error
 
 
 def test_a_record_larger_than_the_window_is_an_error_not_a_stall() -> None:
     delivery = Feed(demo()).fetch("s", PLATFORM, request(size=100, capacity=100))
-    assert delivery.error is not None and "larger than the window's max_bytes" in delivery.error
+    assert delivery.error is not None
+    assert "larger than the window's max_bytes" in delivery.error
 
 
 def test_streams_are_independent_and_released() -> None:

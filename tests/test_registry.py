@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
-from patches.core.results import Delivery, SessionState
 from patches.core.registry import SessionLimits, SessionRegistry
+from patches.core.results import Delivery, SessionState
 from patches.core.window import Window, WindowBounds
 from tests.helpers import LocalWindowPool, ManualClock
 

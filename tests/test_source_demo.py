@@ -31,7 +31,8 @@ def test_records_look_like_each_distributions_own() -> None:
         assert len({r.name for r in records}) == 300  # names are unique within a platform
         for record in records:
             assert re.fullmatch(r"CVE-\d{4}-\d{4,}", record.name)
-            assert re.match(href, record.details_href) and record.details_href.endswith(record.name)
+            assert re.match(href, record.details_href)
+            assert record.details_href.endswith(record.name)
             assert 1 <= len(record.fixed_in) <= 3
             assert all(re.search(version, f.version) for f in record.fixed_in)
         assert {r.severity for r in records} >= {Severity.LOW, Severity.MEDIUM, Severity.HIGH}

@@ -206,7 +206,8 @@ def test_a_record_larger_than_the_window_fails_the_pass_explicitly() -> None:
     pump(window, [feed])
     result = read(window, "a", 0)
     assert result.state is ReadState.FAILED
-    assert result.error is not None and "larger than the window's max_bytes" in result.error
+    assert result.error is not None
+    assert "larger than the window's max_bytes" in result.error
 
 
 def test_a_source_error_fails_every_reader_and_the_window_stops_asking() -> None:

@@ -45,6 +45,8 @@ __all__ = ["PatchesSystem", "StartupError", "SystemStatus", "new_session_id"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DEFAULT_RETRY = RetryPolicy()
+
 #: How long start-up waits for a source to say which platforms it serves.
 STARTUP_TIMEOUT = 120.0
 
@@ -107,6 +109,7 @@ class PatchesSystem:
         config: Config,
         *,
         sources: Sequence[Source] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
         clock: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = new_session_id,
     ) -> PatchesSystem:
@@ -115,6 +118,7 @@ class PatchesSystem:
         Args:
             sources: source instances to serve instead of the configuration's ``[[sources]]``
                 (for programs that bring their own).
+            retry: how the ``sources`` given are retried (configured sources have their own).
             clock: monotonic seconds; injected by tests.
             new_id: session id generator; injected by tests.
 
@@ -123,19 +127,21 @@ class PatchesSystem:
         """
         system = cls(config, clock=clock)
         try:
-            system._start(sources, new_id)
+            system._start(sources, retry, new_id)
         except BaseException:
             system.stop()
             raise
         return system
 
-    def _start(self, sources: Sequence[Source] | None, new_id: Callable[[], str]) -> None:
+    def _start(
+        self, sources: Sequence[Source] | None, retry: RetryPolicy, new_id: Callable[[], str]
+    ) -> None:
         config = self.config
         if sources is None:
             sources = [build_source(s.kind, s.name, s.options) for s in config.sources]
             retries = [RetryPolicy(s.retries, s.retry_backoff_seconds) for s in config.sources]
         else:
-            retries = [RetryPolicy() for _ in sources]
+            retries = [retry for _ in sources]
         by_platform: dict[str, list[pykka.ActorProxy[FeedActor]]] = {}
         for source, retry in zip(sources, retries, strict=True):
             ref = FeedActor.start(Feed(source, retry), self.health)
