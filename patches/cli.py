@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", e)
         return 1
     with system:  # stops the actors, in reverse order, after the server
-        server = HttpServer(create_app(system), config.server)
+        try:
+            server = HttpServer(create_app(system), config.server)
+        except OSError as e:
+            log.error("cannot listen on %s:%d: %s", config.server.host, config.server.port, e)
+            return 1
         _stop_on_signals(server)
         log.info("listening on %s (configuration: %s)", server.url, config.origin)
         server.serve()

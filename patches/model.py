@@ -34,10 +34,14 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class FixedIn:
-    """A package of the platform and the version that fixes it."""
+    """A package of the platform and the version that fixes it.
+
+    ``version`` is ``None`` when no fixed version exists yet: every version of the package is
+    affected. It is sent as JSON ``null``, never as a string a scanner could compare.
+    """
 
     name: str
-    version: str
+    version: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,11 @@ class Vulnerability:
     details_href: str
     severity: Severity
     fixed_in: tuple[FixedIn, ...] = ()
+    #: Other identifiers of the same vulnerability (a CVE for a GHSA...); sent by the v1 API only.
+    aliases: tuple[str, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        """The record as the scanners' protocol spells it (camelCase keys, in this order)."""
+        """The record as the original protocol spells it (camelCase keys, in this order)."""
         return {
             "name": self.name,
             "affectedPlatform": self.affected_platform,
@@ -60,9 +66,21 @@ class Vulnerability:
             "fixedIn": [{"name": f.name, "version": f.version} for f in self.fixed_in],
         }
 
+    def to_wire_v1(self) -> dict[str, Any]:
+        """The record as the v1 API spells it: the original shape, plus ``aliases`` if any."""
+        wire = self.to_wire()
+        if self.aliases:
+            wire["aliases"] = list(self.aliases)
+        return wire
+
     def encode(self) -> bytes:
-        """The wire JSON of this record: what every reply that carries it is built from."""
+        """The original protocol's JSON of this record: what its replies are built from."""
         return orjson.dumps(self.to_wire())
+
+    def encode_both(self) -> tuple[bytes, bytes]:
+        """The JSON for each protocol; the same object twice when they do not differ."""
+        legacy = self.encode()
+        return legacy, (orjson.dumps(self.to_wire_v1()) if self.aliases else legacy)
 
     @classmethod
     def from_wire(cls, obj: object) -> Vulnerability:
@@ -92,12 +110,15 @@ class Vulnerability:
         for i, fix in enumerate(fixes):
             if not isinstance(fix, Mapping):
                 raise RecordError(f"fixedIn[{i}] must be an object")
-            fixed_in.append(
-                FixedIn(
-                    _text(fix, "name", f"fixedIn[{i}]."), _text(fix, "version", f"fixedIn[{i}].")
-                )
-            )
-        return cls(name, platform, href, Severity(severity), tuple(fixed_in))
+            if "version" not in fix:
+                raise RecordError(f"fixedIn[{i}].version is required (null when no fix exists)")
+            version = None if fix["version"] is None else _text(fix, "version", f"fixedIn[{i}].")
+            fixed_in.append(FixedIn(_text(fix, "name", f"fixedIn[{i}]."), version))
+        aliases = obj.get("aliases")
+        aliases = [] if aliases is None else aliases
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+            raise RecordError("aliases must be a list of non-empty strings")
+        return cls(name, platform, href, Severity(severity), tuple(fixed_in), tuple(aliases))
 
     @classmethod
     def decode(cls, data: bytes | str) -> Vulnerability:
@@ -113,7 +134,9 @@ class Vulnerability:
         return cls.from_wire(obj)
 
 
-_WIRE_KEYS = frozenset({"name", "affectedPlatform", "detailsHref", "severity", "fixedIn"})
+_WIRE_KEYS = frozenset(
+    {"name", "affectedPlatform", "detailsHref", "severity", "fixedIn", "aliases"}
+)
 
 
 def _text(obj: Mapping[str, Any], key: str, where: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import threading
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+import pytest
 
 from patches.actors import PatchesSystem
 from patches.config import Config, load_config
@@ -104,8 +106,13 @@ class LocalWindowPool:
         self.windows.pop(platform, None)
         self.closed.append(platform)
 
-    def expel_idle(self, cutoff: float) -> list[str]:
-        return [sid for w in self.windows.values() for sid in w.expel_idle(cutoff)]
+    def idle_readers(self, cutoff: float) -> list[str]:
+        return [sid for w in self.windows.values() for sid in w.idle_readers(cutoff)]
+
+    def touch(self, platform: str, session_id: str) -> None:
+        window = self.windows.get(platform)
+        if window is not None:
+            window.touch(session_id, self._clock())
 
 
 def drain(system: PatchesSystem, session_id: str, *, v1: bool, limit: float = 30.0) -> DrainResult:
@@ -144,3 +151,16 @@ def drain_all(
             for i, sid in enumerate(session_ids)
         ]
         return [f.result() for f in futures]
+
+
+def shared_data(relative: str) -> Path:
+    """A file of the shared real data set, read in place; skips the test if it is absent.
+
+    Looked for in ``$SHARED_DATA``, then in ``../shared/data`` beside the repository.
+    """
+    candidates = [Path(os.environ["SHARED_DATA"])] if os.environ.get("SHARED_DATA") else []
+    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+    for base in candidates:
+        if (base / relative).exists():
+            return base / relative
+    pytest.skip(f"the real data set {relative} is not here (set SHARED_DATA to its folder)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tomllib
@@ -79,3 +80,16 @@ def test_prints_the_embedded_default_configuration() -> None:
     assert result.returncode == 0
     assert result.stdout == default_config_text()
     assert tomllib.loads(result.stdout)["server"]["port"] == 9001
+
+
+def test_a_port_in_use_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "patches.toml"
+        config.write_text(f"[server]\nport = {port}\n")
+        result = run("--config", str(config))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -45,6 +45,23 @@ def test_severity_scale_is_the_scanners_scale() -> None:
     assert [int(s) for s in sorted(Severity)] == list(range(7))
 
 
+def test_an_unfixed_package_has_a_null_version_never_a_string() -> None:
+    record = Vulnerability("CVE-1", "debian:12", "", Severity.HIGH, (FixedIn("openssh", None),))
+    assert orjson.loads(record.encode())["fixedIn"] == [{"name": "openssh", "version": None}]
+    assert Vulnerability.decode(record.encode()) == record
+
+
+def test_aliases_are_in_the_v1_shape_only() -> None:
+    record = Vulnerability("GO-2024-1", "go", "", Severity.UNKNOWN, (), ("CVE-2024-1", "GHSA-x"))
+    legacy, v1 = record.encode_both()
+    assert "aliases" not in orjson.loads(legacy)
+    assert orjson.loads(v1) == {**orjson.loads(legacy), "aliases": ["CVE-2024-1", "GHSA-x"]}
+    assert Vulnerability.decode(v1) == record
+    plain = Vulnerability("CVE-2", "go", "", Severity.LOW)
+    first, second = plain.encode_both()
+    assert first is second  # held once when the shapes do not differ
+
+
 def test_missing_fixed_in_and_href_default_to_empty() -> None:
     record = Vulnerability.decode(b'{"name": "CVE-1", "affectedPlatform": "p", "severity": 0}')
     assert record.fixed_in == ()
@@ -69,6 +86,7 @@ def test_missing_fixed_in_and_href_default_to_empty() -> None:
             "fixedIn[0].version",
         ),
         (b'{"name": "x", "affectedPlatform": "p", "colour": "red"}', "unknown field(s): colour"),
+        (b'{"name": "x", "affectedPlatform": "p", "aliases": "CVE-1"}', "aliases must be a list"),
     ],
 )
 def test_invalid_records_are_refused_with_the_reason(text: bytes, reason: str) -> None:

@@ -33,7 +33,8 @@ def move_pass_past_its_start(pool: LocalWindowPool, platform: str, sessions: lis
     window = pool.windows[platform]
     request = window.next_fetch()
     assert request is not None
-    window.deliver(Delivery((b'{"name":"x"}',) * 5))
+    record = b'{"name":"x"}'
+    window.deliver(Delivery(((record, record),) * 5))
     for sid in sessions:
         window.read(sid, 0, 0.0)
         window.read(sid, 5, 0.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,12 +83,22 @@ def test_reports_failures_as_a_source_error(case: Case) -> None:
         list(case.source.records(platform, first.resume))
 
 
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 def test_releases_what_it_holds_when_closed(case: Case) -> None:
+    """Files, connections and threads opened to read are closed with the iterator and source."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("counting open files needs /proc")
+    files, threads = open_files(), threading.active_count()
     platform = sorted(case.source.platforms())[0]
     iterator = case.source.records(platform)
     next(iterator)
     iterator.close()  # type: ignore[attr-defined]
     case.source.close()
+    assert open_files() == files
+    assert threading.active_count() == threads
     ref = weakref.ref(case.source)
     del case.source, iterator
     gc.collect()

@@ -237,19 +237,46 @@ def test_only_one_fetch_is_in_flight_and_none_without_readers() -> None:
     assert window.next_fetch() is None
 
 
-def test_idle_readers_are_expelled_and_release_what_they_held() -> None:
+def test_idle_readers_are_found_and_leaving_releases_what_they_held() -> None:
     feed = demo_feed(100)
     window = Window(PLATFORM, WindowBounds(max_records=10, max_bytes=1 << 20, batch_size=10), 1)
     window.join("live", now=0.0)
     window.join("dead", now=0.0)
+    window.join("watching", now=0.0)
     pump(window, [feed])
     read(window, "live", 0, now=5.0)
     read(window, "live", 10, now=6.0)
+    read(window, "watching", 0, now=1.0)
+    read(window, "watching", 10, now=1.0)
+    window.touch("watching", now=5.5)  # its scanner asked about its session
     assert window.counters().held_records == 10  # "dead" has acknowledged nothing
-    assert window.expel_idle(cutoff=4.0) == ["dead"]
+    assert window.idle_readers(cutoff=4.0) == ["dead"]
+    assert window.readers == 3  # finding them removes nothing: the registry ends them
+    window.leave("dead")
     assert window.counters().held_records == 0
-    assert window.readers == 1
     assert window.read("dead", 0, 7.0) is None
+
+
+def test_each_protocol_reads_its_own_shape() -> None:
+    record = b'{"name":"GO-1"}'
+    with_aliases = b'{"name":"GO-1","aliases":["CVE-1"]}'
+    window = Window(PLATFORM, WindowBounds(max_records=10, max_bytes=1 << 20, batch_size=10), 1)
+    window.join("legacy", 0.0)
+    window.join("v1", 0.0)
+    assert window.next_fetch() is not None
+    window.deliver(Delivery(((record, with_aliases), (record, record))))
+    assert read(window, "legacy", None).payload == record + b"," + record
+    assert read(window, "v1", 0).payload == with_aliases + b"," + record
+    assert window.counters().held_bytes == 2 * len(record) + len(with_aliases)
+
+
+def test_a_failed_pass_stops_fetching_and_tells_every_reader() -> None:
+    window = Window(PLATFORM, WindowBounds(max_records=10, max_bytes=1 << 20, batch_size=3), 1)
+    window.join("a", 0.0)
+    assert window.next_fetch() is not None
+    window.fail("internal error: the source reader has stopped")
+    assert window.next_fetch() is None
+    assert read(window, "a", 0).error == "internal error: the source reader has stopped"
 
 
 def test_a_new_reader_can_join_only_while_the_pass_is_at_its_start() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import pykka
 
 from patches.actors.health import HealthBoard
 from patches.core.feed import Feed
-from patches.core.results import FetchRequest
+from patches.core.results import Delivery, FetchRequest
 from patches.sources.base import SourceError
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class FeedCounters:
     source: str
     kind: str
     reads: dict[str, int]
+    #: Requests made upstream (HTTP requests to Clair, retries included); 0 for local sources.
+    requests: int
     malformed: int
     retries: int
     failures: int
@@ -47,6 +50,8 @@ class FeedActor(pykka.ThreadingActor):
         super().__init__()
         self._feed = feed
         self._health = health
+        #: The window waiting on each stream: told if this reader dies.
+        self._waiting: dict[Hashable, pykka.ActorProxy[WindowActor]] = {}
 
     def platforms(self) -> frozenset[str] | SourceError:
         """The platforms the source serves, or why it could not tell."""
@@ -54,6 +59,9 @@ class FeedActor(pykka.ThreadingActor):
             return self._feed.source.platforms()
         except SourceError as e:
             return e
+        except Exception as e:  # a bug in the source kind: reported, not raised into start-up
+            log.exception("source %r failed to list its platforms", self._feed.source.name)
+            return SourceError(f"internal error: {e!r}")
 
     def fetch(
         self,
@@ -63,7 +71,9 @@ class FeedActor(pykka.ThreadingActor):
         reply_to: pykka.ActorProxy[WindowActor],
     ) -> None:
         """Pull records for ``stream`` and tell them to the window that asked."""
+        self._waiting[stream] = reply_to
         delivery = self._feed.fetch(stream, platform, request)
+        del self._waiting[stream]
         try:
             reply_to.deliver.defer(stream, delivery)
         except pykka.ActorDeadError:  # the window closed meanwhile: nobody needs the stream
@@ -79,6 +89,7 @@ class FeedActor(pykka.ThreadingActor):
             source=source.name,
             kind=source.kind,
             reads=dict(self._feed.reads),
+            requests=source.requests,
             malformed=source.stats.malformed,
             retries=self._feed.retries,
             failures=self._feed.failures,
@@ -95,4 +106,8 @@ class FeedActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         self._health.fail(f"source reader {self._feed.source.name!r}", repr(exception_value))
+        failed = Delivery(error=f"internal error: the source reader died: {exception_value!r}")
+        for stream, window in self._waiting.items():
+            with contextlib.suppress(pykka.ActorDeadError):
+                window.deliver.defer(stream, failed)
         self._feed.close()

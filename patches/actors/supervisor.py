@@ -57,6 +57,7 @@ class TimeoutSupervisor(pykka.ThreadingActor):
         except pykka.Timeout:
             self._health.fail("session registry", f"did not answer within {self._timeout:g} s")
             return []
+        self._health.clear("session registry")  # it answered: whatever slowed it has passed
         if expelled:
             log.info("expelled %d idle session(s)", len(expelled))
         return expelled

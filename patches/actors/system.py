@@ -30,6 +30,7 @@ from patches.actors.directory import SessionDirectory
 from patches.actors.feed_actor import FeedActor, FeedCounters
 from patches.actors.health import HealthBoard
 from patches.actors.registry_actor import RegistryActor, RegistryStatus
+from patches.actors.stopping import stop_all
 from patches.actors.supervisor import Ticker, TimeoutSupervisor
 from patches.actors.window_pool import ActorWindowPool
 from patches.config import Config
@@ -112,6 +113,7 @@ class PatchesSystem:
         retry: RetryPolicy = DEFAULT_RETRY,
         clock: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = new_session_id,
+        ticker: bool = True,
     ) -> PatchesSystem:
         """Start every actor and return the running system.
 
@@ -121,20 +123,26 @@ class PatchesSystem:
             retry: how the ``sources`` given are retried (configured sources have their own).
             clock: monotonic seconds; injected by tests.
             new_id: session id generator; injected by tests.
+            ticker: sweep for idle sessions every ``Config.sweep_seconds``; tests that drive
+                expiry with :meth:`sweep` and an injected clock turn it off.
 
         Raises:
             StartupError: a source cannot say what it serves, or two sources share a name.
         """
         system = cls(config, clock=clock)
         try:
-            system._start(sources, retry, new_id)
+            system._start(sources, retry, new_id, ticker)
         except BaseException:
             system.stop()
             raise
         return system
 
     def _start(
-        self, sources: Sequence[Source] | None, retry: RetryPolicy, new_id: Callable[[], str]
+        self,
+        sources: Sequence[Source] | None,
+        retry: RetryPolicy,
+        new_id: Callable[[], str],
+        ticker: bool,
     ) -> None:
         config = self.config
         if sources is None:
@@ -148,7 +156,13 @@ class PatchesSystem:
             self._feed_refs.append(ref)
             proxy = ref.proxy()
             self._feeds.append(proxy)
-            platforms = proxy.platforms().get(timeout=STARTUP_TIMEOUT)
+            try:
+                platforms = proxy.platforms().get(timeout=STARTUP_TIMEOUT)
+            except pykka.Timeout:
+                raise StartupError(
+                    f"source {source.name!r} did not list its platforms "
+                    f"within {STARTUP_TIMEOUT:g} s"
+                ) from None
             if isinstance(platforms, SourceError):
                 raise StartupError(f"source {source.name!r} cannot list its platforms: {platforms}")
             for platform in platforms:
@@ -181,8 +195,9 @@ class PatchesSystem:
         self._supervisor_ref = TimeoutSupervisor.start(
             self._registry, watched, self._clock, self._timeout, self.health
         )
-        self._ticker = Ticker(self._supervisor_ref.proxy(), config.sweep_seconds, self._timeout)
-        self._ticker.start()
+        if ticker:
+            self._ticker = Ticker(self._supervisor_ref.proxy(), config.sweep_seconds, self._timeout)
+            self._ticker.start()
         log.info(
             "serving %d platform(s) from %d source(s): %s",
             len(by_platform), len(sources), ", ".join(sorted(by_platform)),
@@ -201,13 +216,9 @@ class PatchesSystem:
         if self._registry_ref is not None:
             refs.append(self._registry_ref)  # stops its windows first
         refs += reversed(self._feed_refs)
-        for ref in refs:
-            ref.stop(block=True, timeout=self._timeout)
+        stop_all(refs, timeout=self._timeout)
         if self._pool is not None and (left := self._pool.stop_all()):
             log.error("bug: %d window(s) outlived the session registry; stopped them", left)
-        for ref in refs:
-            if ref.is_alive():
-                log.error("bug: %s did not stop within %g s", ref, self._timeout)
 
     def __enter__(self) -> PatchesSystem:
         return self

@@ -19,15 +19,24 @@ if TYPE_CHECKING:
     from patches.actors.feed_actor import FeedActor
     from patches.actors.registry_actor import RegistryActor
 
-__all__ = ["WindowActor"]
+__all__ = ["WindowActor", "health_name"]
 
 log = logging.getLogger(__name__)
+
+
+def _finished(session_id: str, total: int) -> Callable[[pykka.ActorProxy[RegistryActor]], object]:
+    return lambda registry: registry.session_finished.defer(session_id, total)
+
+
+def health_name(window_id: int) -> str:
+    """How a window is named on the health board."""
+    return f"window {window_id}"
 
 
 class WindowActor(pykka.ThreadingActor):
     """Serves reads from its window and keeps it filled.
 
-    Asked by the registry (join, leave, expel) and by request threads (read); tells its source
+    Asked by the registry (join, idle readers) and by request threads (read); tells its source
     readers to fetch, and tells the registry, upward, when a session has read everything or the
     pass failed. It never asks anyone, so it cannot take part in a deadlock.
     """
@@ -69,32 +78,48 @@ class WindowActor(pykka.ThreadingActor):
         self._pump()
         return result
 
-    def expel_idle(self, cutoff: float) -> list[str]:
-        expelled = self._window.expel_idle(cutoff)
-        self._pump()
-        return expelled
+    def idle_readers(self, cutoff: float) -> list[str]:
+        return self._window.idle_readers(cutoff)
+
+    def touch(self, session_id: str) -> None:
+        self._window.touch(session_id, self._clock())
 
     def deliver(self, stream: Hashable, delivery: Delivery) -> None:
         """Records from a source reader, in answer to this window's last fetch."""
         self._window.deliver(delivery)
         if self._window.error is not None:
-            log.error("platform %s: pass failed: %s", self._window.platform, self._window.error)
-            self._registry.window_failed.defer(
-                self.window_id, self._window.platform, self._window.error
-            )
+            self._report_failure()
         self._pump()
 
     def counters(self) -> WindowCounters:
         return self._window.counters()
 
     def _pump(self) -> None:
-        """Ask for more records when there is room; tell the registry who has finished."""
+        """Ask for more records when there is room; tell the registry who has finished.
+
+        Never raises: it runs after a read was served, and that answer must not be lost.
+        """
         request = self._window.next_fetch()
         if request is not None:
             feed = self._feeds[request.source_index]
-            feed.fetch.defer(self.window_id, self._window.platform, request, self._self)
+            try:
+                feed.fetch.defer(self.window_id, self._window.platform, request, self._self)
+            except pykka.ActorDeadError:
+                self._window.fail("internal error: the source reader has stopped")
+                self._report_failure()
         for session_id, total in self._window.take_finished():
-            self._registry.session_finished.defer(session_id, total)
+            self._tell_registry(_finished(session_id, total))
+
+    def _report_failure(self) -> None:
+        platform, error = self._window.platform, self._window.error or "internal error"
+        log.error("platform %s: pass %d failed: %s", platform, self.window_id, error)
+        self._tell_registry(lambda r: r.window_failed.defer(self.window_id, platform, error))
+
+    def _tell_registry(self, tell: Callable[[pykka.ActorProxy[RegistryActor]], object]) -> None:
+        try:
+            tell(self._registry)
+        except pykka.ActorDeadError:
+            log.error("platform %s: the session registry has stopped", self._window.platform)
 
     def on_stop(self) -> None:
         for feed in self._feeds:
@@ -107,10 +132,7 @@ class WindowActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        platform = self._window.platform
-        self._health.fail(f"window {platform!r}", repr(exception_value))
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._registry.window_failed.defer(
-                self.window_id, platform, f"internal error in the window: {exception_value!r}"
-            )
+        self._health.fail(health_name(self.window_id), f"died: {exception_value!r}")
+        self._window.fail(f"internal error in the window: {exception_value!r}")
+        self._report_failure()
         self.on_stop()

@@ -17,7 +17,8 @@ import pykka
 
 from patches.actors.directory import SessionDirectory
 from patches.actors.health import HealthBoard
-from patches.actors.window_actor import WindowActor
+from patches.actors.stopping import stop_all
+from patches.actors.window_actor import WindowActor, health_name
 from patches.core.window import Window, WindowBounds, WindowCounters
 
 if TYPE_CHECKING:
@@ -97,6 +98,12 @@ class ActorWindowPool:
             with contextlib.suppress(pykka.ActorDeadError):
                 window.proxy.leave.defer(session_id)
 
+    def touch(self, platform: str, session_id: str) -> None:
+        window = self._open.get(platform)
+        if window is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                window.proxy.touch.defer(session_id)
+
     def close(self, platform: str) -> None:
         window = self._open.pop(platform, None)
         if window is None:
@@ -111,14 +118,13 @@ class ActorWindowPool:
                 counters.peak_records, counters.peak_bytes,
             )  # fmt: skip
         window.ref.stop(block=False)
+        self._health.clear(health_name(window.window_id))  # the next pass gets a new window
 
-    def expel_idle(self, cutoff: float) -> list[str]:
-        expelled: list[str] = []
+    def idle_readers(self, cutoff: float) -> list[str]:
+        idle: list[str] = []
         for window in list(self._open.values()):
-            expelled += self._ask(window, lambda w: w.expel_idle(cutoff), default=[])
-        for session_id in expelled:
-            self._directory.withdraw(session_id)
-        return expelled
+            idle += self._ask(window, lambda w: w.idle_readers(cutoff), default=[])
+        return idle
 
     # -- accounting and shutdown -----------------------------------------------------------------
 
@@ -135,11 +141,10 @@ class ActorWindowPool:
         )
 
     def stop_all(self) -> int:
-        """Stop every window, waiting for each (the server is shutting down); return how many."""
+        """Stop every window (the server is shutting down); return how many there were."""
         windows = list(self._open.values())
         self._open.clear()
-        for window in windows:
-            window.ref.stop(block=True, timeout=self._timeout)
+        stop_all((window.ref for window in windows), timeout=self._timeout)
         return len(windows)
 
     def _start(self, platform: str) -> _Open:
@@ -169,6 +174,8 @@ class ActorWindowPool:
         """Ask a window, with a timeout; a dead or stuck window is reported, never waited on."""
         try:
             return call(window.proxy).get(timeout=self._timeout)
-        except (pykka.ActorDeadError, pykka.Timeout) as e:
-            self._health.fail(f"window {window.window_id}", f"did not answer: {e!r}")
+        except pykka.ActorDeadError:
+            return default  # it reported its death to the health board and to the registry
+        except pykka.Timeout:
+            self._health.fail(health_name(window.window_id), f"no answer in {self._timeout:g} s")
             return default

@@ -21,16 +21,11 @@ class LegacyResource:
         self._retry_after = retry_after
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        platform = req.get_param("platform")
         session_id = req.get_param("session") or req.get_param("requestID")
-        if platform is not None and session_id is not None:
-            raise ApiError(
-                falcon.HTTP_400,
-                "ambiguous_request",
-                "give either platform=<name> to open a session or session=<id> to poll one, "
-                "not both",
-            )
-        if platform is not None:
+        platform = req.get_param("platform")
+        # With both, the original server polled the session: scanners that keep the platform in
+        # their poll URL rely on it.
+        if session_id is None and platform is not None:
             resp.data = bodies.legacy_opened(self._system.open_session(platform).id)
             return
         if session_id is None:

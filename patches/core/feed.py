@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import tenacity
 
-from patches.core.results import Delivery, FetchRequest
+from patches.core.results import Delivery, EncodedRecord, FetchRequest, encoded_size
 from patches.sources.base import Position, Source, SourceError, SourceRecord
 
 __all__ = ["Feed", "RetryPolicy"]
@@ -42,7 +42,7 @@ class _Stream:
         #: Resume position of the last record pulled from the source (delivered or pending).
         self.position: Position | None = None
         #: A pulled record that did not fit in the room given; it goes first next time.
-        self.pending: bytes | None = None
+        self.pending: EncodedRecord | None = None
 
 
 class _Exhausted(Exception):
@@ -76,7 +76,7 @@ class Feed:
         state = self._streams.get(stream)
         if state is None:
             state = self._streams[stream] = _Stream(platform)
-        records: list[bytes] = []
+        records: list[EncodedRecord] = []
         size = 0
         while len(records) < request.max_records:
             try:
@@ -89,22 +89,23 @@ class Feed:
             except Exception as e:  # a bug in a source kind: contained, logged, reported
                 log.exception("source %r raised an unexpected error", self.source.name)
                 return self._failure(stream, records, f"internal error: {e!r}")
-            if len(data) > request.capacity_bytes:
+            data_size = encoded_size(data)
+            if data_size > request.capacity_bytes:
                 self.release(stream)
                 return Delivery(
                     tuple(records),
-                    error=f"source {self.source.name!r}: a record of {len(data)} bytes is larger "
+                    error=f"source {self.source.name!r}: a record of {data_size} bytes is larger "
                     f"than the window's max_bytes ({request.capacity_bytes}); raise it",
                 )
-            if size + len(data) > request.max_bytes:
+            if size + data_size > request.max_bytes:
                 state.pending = data
-                return Delivery(tuple(records), next_size=len(data))
+                return Delivery(tuple(records), next_size=data_size)
             state.pending = None
             records.append(data)
-            size += len(data)
+            size += data_size
         return Delivery(tuple(records))
 
-    def _failure(self, stream: Hashable, records: list[bytes], why: str) -> Delivery:
+    def _failure(self, stream: Hashable, records: list[EncodedRecord], why: str) -> Delivery:
         self.failures += 1
         self.release(stream)
         return Delivery(tuple(records), error=f"source {self.source.name!r} failed: {why}")
@@ -118,13 +119,16 @@ class Feed:
     def close(self) -> None:
         for stream in list(self._streams):
             self.release(stream)
-        self.source.close()
+        try:
+            self.source.close()
+        except Exception:  # a plugin's cleanup must not take its reader down
+            log.exception("source %r failed to close", self.source.name)
 
     @property
     def open_streams(self) -> int:
         return len(self._streams)
 
-    def _pull(self, state: _Stream) -> bytes:
+    def _pull(self, state: _Stream) -> EncodedRecord:
         """The next record's bytes, retrying a failing source from where it stopped."""
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self._retry.attempts),
@@ -141,7 +145,7 @@ class Feed:
                 return self._pull_once(state)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def _pull_once(self, state: _Stream) -> bytes:
+    def _pull_once(self, state: _Stream) -> EncodedRecord:
         if state.iterator is None:
             state.iterator = iter(self.source.records(state.platform, state.position))
         try:
@@ -161,7 +165,7 @@ class Feed:
             )
         state.position = item.resume
         self.reads[state.platform] += 1
-        return item.record.encode()
+        return item.record.encode_both()
 
     def _before_retry(self, retry_state: tenacity.RetryCallState) -> None:
         self.retries += 1
@@ -179,4 +183,7 @@ class Feed:
 def _close(iterator: Iterator[SourceRecord]) -> None:
     close = getattr(iterator, "close", None)
     if close is not None:
-        close()
+        try:
+            close()
+        except Exception:  # a plugin's cleanup must not take its reader down
+            log.exception("a source iterator failed to close")

@@ -36,8 +36,15 @@ class WindowPool(Protocol):
     def close(self, platform: str) -> None:
         """The platform has no active session left: free its window."""
 
-    def expel_idle(self, cutoff: float) -> list[str]:
-        """Remove, from every window, the readers not heard from since ``cutoff``."""
+    def idle_readers(self, cutoff: float) -> list[str]:
+        """The readers, over every window, not heard from since ``cutoff``.
+
+        Nothing is removed here: the registry ends those sessions, which releases them. A window
+        that does not answer in time is left for the next sweep, so no session is half-expelled.
+        """
+
+    def touch(self, platform: str, session_id: str) -> None:
+        """The scanner of an active session was heard from (about its session, not a read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,8 @@ class SessionRegistry:
         if session is not None:
             if session.state is SessionState.QUEUED:
                 session.last_contact = now
+            else:
+                self._windows.touch(session.platform, session_id)
             return self._view(session)
         ended = self._ended.get(session_id)
         if ended is None:
@@ -183,7 +192,7 @@ class SessionRegistry:
         cutoff = now - self.limits.timeout_seconds
         expelled = [s.id for s in self._live.values()
                     if s.state is SessionState.QUEUED and s.last_contact < cutoff]  # fmt: skip
-        expelled += self._windows.expel_idle(cutoff)
+        expelled += self._windows.idle_readers(cutoff)
         for session_id in expelled:
             session = self._live.get(session_id)
             if session is not None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Delivery", "FetchRequest", "ReadResult", "ReadState", "SessionState", "SessionView"]
+__all__ = [
+    "Delivery",
+    "EncodedRecord",
+    "FetchRequest",
+    "ReadResult",
+    "ReadState",
+    "SessionState",
+    "SessionView",
+    "encoded_size",
+]
 
 
 class SessionState(StrEnum):
@@ -73,11 +82,21 @@ class FetchRequest:
     capacity_bytes: int
 
 
+#: A record encoded for the original protocol and for the v1 API (the same object when equal).
+EncodedRecord = tuple[bytes, bytes]
+
+
+def encoded_size(record: EncodedRecord) -> int:
+    """The bytes a window holds for a record: both encodings, counted once when they are one."""
+    legacy, v1 = record
+    return len(legacy) if v1 is legacy else len(legacy) + len(v1)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """Records a source reader sends a window, in source order."""
 
-    records: tuple[bytes, ...] = ()
+    records: tuple[EncodedRecord, ...] = ()
     #: The source has no more records for this platform.
     exhausted: bool = False
     #: The source failed after its retries; the pass cannot be completed.

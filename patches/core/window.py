@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patches.core.errors import CursorConflict
-from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState
+from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState, encoded_size
 
 __all__ = ["Window", "WindowBounds", "WindowCounters"]
 
@@ -63,7 +63,9 @@ class Window:
         self.bounds = bounds
         self._sources = sources
         self._source_index = 0
+        #: The records as the original protocol sends them, and as the v1 API does.
         self._records: list[bytes] = []
+        self._records_v1: list[bytes] = []
         self._base = 0
         self._bytes = 0
         self._readers: dict[str, _Reader] = {}
@@ -97,14 +99,21 @@ class Window:
         if self._readers.pop(session_id, None) is not None:
             self._release()
 
-    def expel_idle(self, cutoff: float) -> list[str]:
-        """Remove the readers not heard from since ``cutoff``; return their session ids."""
-        idle = [sid for sid, r in self._readers.items() if r.last_contact < cutoff]
-        for sid in idle:
-            del self._readers[sid]
-        if idle:
-            self._release()
-        return idle
+    def idle_readers(self, cutoff: float) -> list[str]:
+        """The readers not heard from since ``cutoff`` (the registry then ends them)."""
+        return [sid for sid, r in self._readers.items() if r.last_contact < cutoff]
+
+    def touch(self, session_id: str, now: float) -> None:
+        """Note that a reader's scanner was heard from (it asked about its session)."""
+        reader = self._readers.get(session_id)
+        if reader is not None:
+            reader.last_contact = max(reader.last_contact, now)
+
+    def fail(self, error: str) -> None:
+        """End the pass in error (a source reader is gone): every reader is told ``error``."""
+        if self._error is None:
+            self._error = error
+        self._in_flight = False
 
     @property
     def readers(self) -> int:
@@ -123,9 +132,9 @@ class Window:
         """The next batch for a reader; ``None`` if it is not a reader of this window.
 
         Args:
-            cursor: the reader's cursor to read from, acknowledging everything before it; ``None``
-                continues after what was handed out last (the original protocol, which has no
-                acknowledgement).
+            cursor: the reader's cursor to read from, acknowledging everything before it, with
+                records in the v1 API's shape; ``None`` is the original protocol: continue after
+                what was handed out last (acknowledging it), records in the original shape.
         """
         reader = self._readers.get(session_id)
         if reader is None:
@@ -151,7 +160,8 @@ class Window:
             self._release()
             return ReadResult(ReadState.DONE, cursor=relative, next_cursor=relative, total=total)
         first = position - self._base
-        batch = self._records[first : first + self.bounds.batch_size]
+        records = self._records if cursor is None else self._records_v1
+        batch = records[first : first + self.bounds.batch_size]
         reader.sent = max(reader.sent, position + len(batch))
         return ReadResult(
             ReadState.READY,
@@ -186,13 +196,14 @@ class Window:
         """Take the records a source sent in answer to :meth:`next_fetch`."""
         self._in_flight = False
         records = delivery.records
-        size = sum(map(len, records))
+        size = sum(map(encoded_size, records))
         if len(self._records) + len(records) > self.bounds.max_records or (
             self._bytes + size > self.bounds.max_bytes
         ):
             self._error = "internal error: a source reader sent more than the room it was given"
             return
-        self._records.extend(records)
+        self._records.extend(legacy for legacy, _ in records)
+        self._records_v1.extend(v1 for _, v1 in records)
         self._bytes += size
         self._received += len(records)
         self._peak_records = max(self._peak_records, len(self._records))
@@ -234,6 +245,9 @@ class Window:
         low = min(r.acked for r in self._readers.values())
         drop = low - self._base
         if drop > 0:
-            self._bytes -= sum(map(len, self._records[:drop]))
+            self._bytes -= sum(
+                map(encoded_size, zip(self._records[:drop], self._records_v1[:drop], strict=True))
+            )
             del self._records[:drop]
+            del self._records_v1[:drop]
             self._base = low
