@@ -125,6 +125,12 @@ def _convert(value: Any, kind: Any, meta: Mapping[str, Any], base_dir: Path) -> 
         if not isinstance(value, list):
             raise ValueError(f"expected a list, got {value!r}")
         result = tuple(_convert(v, item, {}, base_dir) for v in value)
+    elif typing.get_origin(kind) is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+        ):
+            raise ValueError(f'expected a table of names, such as {{ "a" = "b" }}, got {value!r}')
+        result = dict(value)
     elif typing.get_origin(kind) is typing.Literal:
         choices = typing.get_args(kind)
         if value not in choices:
