@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from patches.sources.base import Position, Source, SourceError, SourceRecord, SourceStats
+from patches.sources.clair import ClairOptions, ClairSource
 from patches.sources.demo import DemoOptions, DemoSource
 from patches.sources.jsonl import JsonlOptions, JsonlSource
+from patches.sources.osv import OsvOptions, OsvSource
 
 __all__ = [
     "KINDS",
@@ -35,8 +37,10 @@ class SourceKind:
 
 
 KINDS: dict[str, SourceKind] = {
+    "clair": SourceKind(ClairSource, ClairOptions),
     "demo": SourceKind(DemoSource, DemoOptions),
     "jsonl": SourceKind(JsonlSource, JsonlOptions),
+    "osv": SourceKind(OsvSource, OsvOptions),
 }
 
 

@@ -91,6 +91,11 @@ class Source:
         """
         raise NotImplementedError
 
+    @property
+    def requests(self) -> int:
+        """Requests made upstream, for sources that make any (MAY); 0 otherwise."""
+        return 0
+
     def close(self) -> None:
         """Release what the source holds: files, connections (MAY)."""
 
