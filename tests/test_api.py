@@ -107,7 +107,7 @@ PAUSE = threading.Event()
 
 
 def until_not_202(call: Callable[[], falcon.testing.Result]) -> falcon.testing.Result:
-    """Poll as a scanner does while told "nothing yet" (faster than Retry-After, to finish sooner)."""
+    """Poll as a scanner does while told "nothing yet" (sooner than Retry-After says)."""
     deadline = time.monotonic() + 30
     result = call()
     while result.status_code == 202 and time.monotonic() < deadline:

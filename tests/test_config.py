@@ -106,7 +106,8 @@ def test_every_problem_is_reported_at_once_naming_file_and_key(tmp_path: Path) -
             "got '12 parsecs'",
             f"{path}: [window] batch_size: value must be at least 1, got 0",
             f"{path}: [[sources]] #1 (jsonl) path: missing required key",
-            f"{path}: [[sources]] #2 kind: expected one of 'demo', 'jsonl', got 'ftp'",
+            f"{path}: [[sources]] #2 kind: "
+            "expected one of 'clair', 'demo', 'jsonl', 'osv', got 'ftp'",
         ]
     )
 
