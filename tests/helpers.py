@@ -156,10 +156,12 @@ def drain_all(
 def shared_data(relative: str) -> Path:
     """A file of the shared real data set, read in place; skips the test if it is absent.
 
-    Looked for in ``$SHARED_DATA``, then in ``../shared/data`` beside the repository.
+    Looked for in ``$SHARED_DATA``, then in ``../shared/data`` beside the repository, then in
+    ``/work/shared/data`` (where the development machines keep it, for clones made elsewhere).
     """
     candidates = [Path(os.environ["SHARED_DATA"])] if os.environ.get("SHARED_DATA") else []
     candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+    candidates.append(Path("/work/shared/data"))
     for base in candidates:
         if (base / relative).exists():
             return base / relative
