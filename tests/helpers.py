@@ -16,6 +16,7 @@ import pytest
 
 from patches.actors import PatchesSystem
 from patches.config import Config, load_config
+from patches.core.registry import Join
 from patches.core.results import ReadResult, ReadState
 from patches.core.window import Window
 from patches.model import Vulnerability
@@ -89,13 +90,23 @@ class LocalWindowPool:
         self.windows: dict[str, Window] = {}
         self.opened: list[str] = []
         self.closed: list[str] = []
+        #: How many windows the memory allows at once.
+        self.memory_for_windows = 1000
+        self.short_of_memory: set[str] = set()
 
-    def join(self, platform: str, session_id: str) -> bool:
+    def join(self, platform: str, session_id: str) -> Join:
         window = self.windows.get(platform)
         if window is None:
+            if len(self.windows) >= self.memory_for_windows:
+                self.short_of_memory.add(platform)
+                return Join.NO_MEMORY
+            self.short_of_memory.discard(platform)
             window = self.windows[platform] = self._make(platform)
             self.opened.append(platform)
-        return window.join(session_id, self._clock())
+        return Join.JOINED if window.join(session_id, self._clock()) else Join.PASS_MOVED_ON
+
+    def waiting_for_memory(self, platform: str) -> bool:
+        return platform in self.short_of_memory
 
     def release(self, platform: str, session_id: str) -> None:
         window = self.windows.get(platform)

@@ -158,7 +158,7 @@ def test_a_queued_session_is_told_to_retry(client: falcon.testing.TestClient) ->
     assert result.headers["retry-after"] == "2"
     assert result.json["error"] is None
     assert result.json["vulnerabilities"] == []
-    assert "queued (position 1)" in result.json["message"]
+    assert "queued (position 1, waiting for a free place)" in result.json["message"]
 
 
 def test_a_full_queue_is_refused_with_429(client: falcon.testing.TestClient) -> None:

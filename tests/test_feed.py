@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from patches.core.budget import record_cost
 from patches.core.feed import Feed, RetryPolicy
-from patches.core.results import EncodedRecord, FetchRequest, encoded_size
+from patches.core.results import EncodedRecord, FetchRequest
 from patches.model import Vulnerability
 from patches.sources.base import Position, Source, SourceError, SourceRecord
 from patches.sources.demo import DemoOptions, DemoSource
@@ -53,7 +54,7 @@ def wire_names(records: tuple[EncodedRecord, ...] | list[EncodedRecord]) -> list
 
 
 def size(records: tuple[EncodedRecord, ...]) -> int:
-    return sum(map(encoded_size, records))
+    return sum(map(record_cost, records))
 
 
 def all_names(source: Source) -> list[str]:

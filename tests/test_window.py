@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from patches.core.budget import record_cost
 from patches.core.errors import CursorConflict
 from patches.core.feed import Feed
 from patches.core.results import Delivery, ReadResult, ReadState
@@ -267,7 +268,9 @@ def test_each_protocol_reads_its_own_shape() -> None:
     window.deliver(Delivery(((record, with_aliases), (record, record))))
     assert read(window, "legacy", None).payload == record + b"," + record
     assert read(window, "v1", 0).payload == with_aliases + b"," + record
-    assert window.counters().held_bytes == 2 * len(record) + len(with_aliases)
+    assert window.counters().held_bytes == (
+        record_cost((record, with_aliases)) + record_cost((record, record))
+    )
 
 
 def test_a_failed_pass_stops_fetching_and_tells_every_reader() -> None:

@@ -34,6 +34,7 @@ from patches.actors.stopping import stop_all
 from patches.actors.supervisor import Ticker, TimeoutSupervisor
 from patches.actors.window_pool import ActorWindowPool
 from patches.config import Config
+from patches.core.budget import MemoryBudget, sessions_reserve
 from patches.core.errors import PatchesError, Unavailable, UnknownPlatform
 from patches.core.feed import Feed, RetryPolicy
 from patches.core.registry import SessionLimits, SessionRegistry
@@ -170,16 +171,21 @@ class PatchesSystem:
         if not by_platform:
             raise StartupError("no source serves any platform")
         self._platforms = {p.lower(): p for p in sorted(by_platform)}
-        window = config.window
+        window, sessions = config.window, config.sessions
+        budget = MemoryBudget(
+            config.memory.budget,
+            sessions_reserve(sessions.max_active, sessions.max_queued),
+            window.max_bytes,
+        )
         pool = self._pool = ActorWindowPool(
             WindowBounds(window.max_records, window.max_bytes, window.batch_size),
+            budget,
             by_platform,
             self.directory,
             self.health,
             self._clock,
             self._timeout,
         )
-        sessions = config.sessions
         registry = SessionRegistry(
             SessionLimits(sessions.max_active, sessions.max_queued, sessions.timeout_seconds),
             sorted(by_platform),
@@ -286,6 +292,7 @@ class PatchesSystem:
             total=view.total,
             queue_position=view.queue_position,
             error=view.error,
+            waiting_for=view.waiting_for,
         )
 
     def close_session(self, session_id: str) -> None:

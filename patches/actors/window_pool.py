@@ -19,6 +19,8 @@ from patches.actors.directory import SessionDirectory
 from patches.actors.health import HealthBoard
 from patches.actors.stopping import stop_all
 from patches.actors.window_actor import WindowActor, health_name
+from patches.core.budget import MemoryBudget, MemoryCounters
+from patches.core.registry import Join
 from patches.core.window import Window, WindowBounds, WindowCounters
 
 if TYPE_CHECKING:
@@ -33,12 +35,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class PoolCounters:
-    """Windows now open, passes started per platform, and the most any window ever held."""
+    """Windows now open, passes started per platform, the most any window held, the budget."""
 
     windows: tuple[WindowCounters, ...]
     passes: dict[str, int]
     peak_records: int
     peak_bytes: int
+    #: Bytes the open windows hold now, all together.
+    held_bytes: int
+    memory: MemoryCounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class ActorWindowPool:
     def __init__(
         self,
         bounds: WindowBounds,
+        budget: MemoryBudget,
         feeds: Mapping[str, Sequence[pykka.ActorProxy[FeedActor]]],
         directory: SessionDirectory,
         health: HealthBoard,
@@ -61,6 +67,7 @@ class ActorWindowPool:
         ask_timeout: float,
     ) -> None:
         self._bounds = bounds
+        self._budget = budget
         self._feeds = feeds
         self._directory = directory
         self._health = health
@@ -84,12 +91,17 @@ class ActorWindowPool:
 
     # -- WindowPool ------------------------------------------------------------------------------
 
-    def join(self, platform: str, session_id: str) -> bool:
+    def join(self, platform: str, session_id: str) -> Join:
         window = self._open.get(platform) or self._start(platform)
-        joined = self._ask(window, lambda w: w.join(session_id), default=False)
-        if joined:
-            self._directory.publish(session_id, window.proxy)
-        return joined
+        if window is None:
+            return Join.NO_MEMORY
+        if not self._ask(window, lambda w: w.join(session_id), default=False):
+            return Join.PASS_MOVED_ON
+        self._directory.publish(session_id, window.proxy)
+        return Join.JOINED
+
+    def waiting_for_memory(self, platform: str) -> bool:
+        return self._budget.waiting_for_memory(platform)
 
     def release(self, platform: str, session_id: str) -> None:
         self._directory.withdraw(session_id)
@@ -118,6 +130,7 @@ class ActorWindowPool:
                 counters.peak_records, counters.peak_bytes,
             )  # fmt: skip
         window.ref.stop(block=False)
+        self._budget.release(window.window_id)
         self._health.clear(health_name(window.window_id))  # the next pass gets a new window
 
     def idle_readers(self, cutoff: float) -> list[str]:
@@ -138,23 +151,38 @@ class ActorWindowPool:
             passes=dict(self._passes),
             peak_records=max([self._peak_records, *(c.peak_records for c in windows)]),
             peak_bytes=max([self._peak_bytes, *(c.peak_bytes for c in windows)]),
+            held_bytes=sum(c.held_bytes for c in windows),
+            memory=self._budget.counters(),
         )
 
     def stop_all(self) -> int:
         """Stop every window (the server is shutting down); return how many there were."""
         windows = list(self._open.values())
         self._open.clear()
+        for window in windows:
+            self._budget.release(window.window_id)
         stop_all((window.ref for window in windows), timeout=self._timeout)
         return len(windows)
 
-    def _start(self, platform: str) -> _Open:
+    def _start(self, platform: str) -> _Open | None:
+        """Open a window if the budget allows one; None (the platform waits) if not."""
         if self._registry is None:
             raise RuntimeError("the window pool is not bound to a registry")
         window_id = next(self._ids)
+        was_waiting = self._budget.waiting_for_memory(platform)
+        allowance = self._budget.allocate(window_id, platform)
+        if allowance is None:
+            if not was_waiting:
+                log.info(
+                    "platform %s waits for memory: %s",
+                    platform, _memory_line(self._budget.counters()),
+                )  # fmt: skip
+            return None
         feeds = self._feeds[platform]
+        bounds = WindowBounds(self._bounds.max_records, allowance, self._bounds.batch_size)
         ref = WindowActor.start(
             window_id,
-            Window(platform, self._bounds, len(feeds)),
+            Window(platform, bounds, len(feeds)),
             feeds,
             self._registry,
             self._clock,
@@ -162,7 +190,10 @@ class ActorWindowPool:
         )
         window = self._open[platform] = _Open(window_id, ref, ref.proxy())
         self._passes[platform] += 1
-        log.info("platform %s: pass %d opened", platform, window_id)
+        log.info(
+            "platform %s: pass %d opened with a window of %d bytes; %s",
+            platform, window_id, allowance, _memory_line(self._budget.counters()),
+        )  # fmt: skip
         return window
 
     def _ask(
@@ -179,3 +210,10 @@ class ActorWindowPool:
         except pykka.Timeout:
             self._health.fail(health_name(window.window_id), f"no answer in {self._timeout:g} s")
             return default
+
+
+def _memory_line(memory: MemoryCounters) -> str:
+    return (
+        f"memory: {memory.windows_allocated} of {memory.budget - memory.sessions_reserved} bytes "
+        f"given to {memory.windows_open} window(s); {memory.sessions_reserved} kept for sessions"
+    )

@@ -60,6 +60,8 @@ def session_body(view: SessionView) -> dict[str, Any]:
     body: dict[str, Any] = {"id": view.id, "platform": view.platform, "state": view.state.value}
     if view.queue_position is not None:
         body["queuePosition"] = view.queue_position
+    if view.waiting_for is not None:
+        body["waitingFor"] = view.waiting_for
     if view.total is not None:
         body["total"] = view.total
     if view.error is not None:

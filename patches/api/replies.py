@@ -13,8 +13,9 @@ __all__ = ["source_failed", "wait", "waiting_message"]
 def waiting_message(result: ReadResult) -> str:
     if result.state is ReadState.QUEUED:
         return (
-            f"no vulnerabilities prepared yet: the session is queued "
-            f"(position {result.queue_position}); poll again to keep it"
+            f"no vulnerabilities prepared yet: the session is queued (position "
+            f"{result.queue_position}, waiting for {result.waiting_for or 'a free place'}); "
+            "poll again to keep it"
         )
     return "no vulnerabilities prepared yet: the next records are being fetched"
 

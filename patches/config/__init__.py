@@ -4,6 +4,7 @@ from patches.config.loader import ConfigError, default_config_text, load_config
 from patches.config.model import (
     Config,
     LoggingConfig,
+    MemoryConfig,
     ServerConfig,
     SessionsConfig,
     SourceConfig,
@@ -16,6 +17,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "LoggingConfig",
+    "MemoryConfig",
     "ServerConfig",
     "SessionsConfig",
     "SourceConfig",

@@ -17,6 +17,7 @@ from typing import Any
 from patches.config.model import (
     Config,
     LoggingConfig,
+    MemoryConfig,
     ServerConfig,
     SessionsConfig,
     SourceCommon,
@@ -24,6 +25,7 @@ from patches.config.model import (
     WindowConfig,
 )
 from patches.config.schema import Problems, build
+from patches.core.budget import MIN_WINDOW_BYTES, sessions_reserve
 from patches.sources import KINDS
 
 __all__ = ["ConfigError", "default_config_text", "load_config"]
@@ -33,6 +35,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "sessions": SessionsConfig,
     "window": WindowConfig,
+    "memory": MemoryConfig,
     "logging": LoggingConfig,
 }
 
@@ -200,6 +203,16 @@ def _namer(prefix: str) -> Callable[[str], str]:
 
 def _cross_check(config: Config, problems: Problems) -> None:
     window, server, sessions, origin = config.window, config.server, config.sessions, config.origin
+    reserve = sessions_reserve(sessions.max_active, sessions.max_queued)
+    smallest = min(window.max_bytes, MIN_WINDOW_BYTES)
+    if config.memory.budget < reserve + smallest:
+        problems.add(
+            f"{origin}: [memory] budget",
+            f"{config.memory.budget} bytes cannot hold the sessions' reserve ({reserve} bytes for "
+            f"max_active + max_queued = {sessions.max_active + sessions.max_queued}) and one "
+            f"window of {smallest} bytes; raise it to at least {reserve + smallest} "
+            "or admit fewer sessions",
+        )
     if window.batch_size > window.max_records:
         problems.add(
             f"{origin}: [window] batch_size",

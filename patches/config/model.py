@@ -13,6 +13,7 @@ from patches.config.schema import ByteSize
 __all__ = [
     "Config",
     "LoggingConfig",
+    "MemoryConfig",
     "ServerConfig",
     "SessionsConfig",
     "SourceCommon",
@@ -57,6 +58,13 @@ class WindowConfig:
 
 
 @dataclass(frozen=True)
+class MemoryConfig:
+    """``[memory]``: the most the server holds for data, all windows and sessions together."""
+
+    budget: ByteSize = field(default=ByteSize(64 * 2**20), metadata={"min": 2**20})
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """``[logging]``."""
 
@@ -92,6 +100,7 @@ class Config:
     server: ServerConfig = ServerConfig()
     sessions: SessionsConfig = SessionsConfig()
     window: WindowConfig = WindowConfig()
+    memory: MemoryConfig = MemoryConfig()
     logging: LoggingConfig = LoggingConfig()
     sources: tuple[SourceConfig, ...] = ()
     #: Where the configuration came from, for messages.

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import tenacity
 
-from patches.core.results import Delivery, EncodedRecord, FetchRequest, encoded_size
+from patches.core.budget import record_cost
+from patches.core.results import Delivery, EncodedRecord, FetchRequest
 from patches.sources.base import Position, Source, SourceError, SourceRecord
 
 __all__ = ["Feed", "RetryPolicy"]
@@ -89,7 +90,7 @@ class Feed:
             except Exception as e:  # a bug in a source kind: contained, logged, reported
                 log.exception("source %r raised an unexpected error", self.source.name)
                 return self._failure(stream, records, f"internal error: {e!r}")
-            data_size = encoded_size(data)
+            data_size = record_cost(data)
             if data_size > request.capacity_bytes:
                 self.release(stream)
                 return Delivery(

@@ -13,22 +13,33 @@ import bisect
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
 from patches.core.results import SessionState, SessionView
 
-__all__ = ["RegistryCounters", "SessionLimits", "SessionRegistry", "WindowPool"]
+__all__ = ["Join", "RegistryCounters", "SessionLimits", "SessionRegistry", "WindowPool"]
+
+
+class Join(Enum):
+    """How asking a platform's window to take a new reader went."""
+
+    JOINED = "joined"
+    #: The platform's pass has moved past its start: wait for the next one.
+    PASS_MOVED_ON = "pass moved on"
+    #: The platform has no window and the memory budget cannot fit one now.
+    NO_MEMORY = "no memory"
 
 
 class WindowPool(Protocol):
     """The windows, as the registry drives them: one per platform being served."""
 
-    def join(self, platform: str, session_id: str) -> bool:
-        """Make the session a reader of the platform's window, opening one if needed.
+    def join(self, platform: str, session_id: str) -> Join:
+        """Make the session a reader of the platform's window, opening one if the budget allows."""
 
-        Returns False when the platform's current pass cannot take a new reader.
-        """
+    def waiting_for_memory(self, platform: str) -> bool:
+        """The platform's last attempt at a window found too little memory free."""
 
     def release(self, platform: str, session_id: str) -> None:
         """The session no longer reads the platform's window (done, expired, closed)."""
@@ -58,6 +69,7 @@ class SessionLimits:
 class RegistryCounters:
     active: int
     queued: int
+    #: Ended sessions remembered (for at most a timeout; at most max_active + max_queued).
     ended: int
     opened: int
     refused: int
@@ -224,12 +236,28 @@ class SessionRegistry:
     # -- internals -------------------------------------------------------------------------------
 
     def _view(self, session: _Session) -> SessionView:
-        position = None
+        position = waiting_for = None
         if session.state is SessionState.QUEUED:
             position = bisect.bisect_left(self._queued_tickets, session.ticket) + 1
+            waiting_for = self._waiting_for(session.platform)
         return SessionView(
-            session.id, session.platform, session.state, position, session.total, session.error
+            session.id,
+            session.platform,
+            session.state,
+            position,
+            session.total,
+            session.error,
+            waiting_for,
         )
+
+    def _waiting_for(self, platform: str) -> str:
+        if self._active_count >= self.limits.max_active:
+            return "a free place"
+        if self._windows.waiting_for_memory(platform):
+            return "memory for its platform's window"
+        if platform in self._active:
+            return "the next pass over its platform"
+        return "a free place"
 
     def _enqueue(self, session: _Session) -> None:
         self._queues.setdefault(session.platform, {})[session.id] = None
@@ -255,7 +283,7 @@ class SessionRegistry:
                 return
             _, platform = min(heads)
             session = self._live[next(iter(self._queues[platform]))]
-            if not self._windows.join(platform, session.id):
+            if self._windows.join(platform, session.id) is not Join.JOINED:
                 blocked.add(platform)
                 continue
             self._dequeue(session)
@@ -279,3 +307,5 @@ class SessionRegistry:
         session.state = state
         if now is not None:
             self._ended[session.id] = (session, now)
+            if len(self._ended) > self.limits.max_active + self.limits.max_queued:
+                del self._ended[next(iter(self._ended))]  # the oldest: memory stays bounded

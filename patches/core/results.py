@@ -13,7 +13,6 @@ __all__ = [
     "ReadState",
     "SessionState",
     "SessionView",
-    "encoded_size",
 ]
 
 
@@ -56,6 +55,7 @@ class ReadResult:
     total: int | None = None
     queue_position: int | None = None
     error: str | None = None
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,8 @@ class SessionView:
     queue_position: int | None = None
     total: int | None = None
     error: str | None = None
+    #: What a queued session waits for: a free place, its platform's next pass, or memory.
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +86,6 @@ class FetchRequest:
 
 #: A record encoded for the original protocol and for the v1 API (the same object when equal).
 EncodedRecord = tuple[bytes, bytes]
-
-
-def encoded_size(record: EncodedRecord) -> int:
-    """The bytes a window holds for a record: both encodings, counted once when they are one."""
-    legacy, v1 = record
-    return len(legacy) if v1 is legacy else len(legacy) + len(v1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patches.core.budget import record_cost
 from patches.core.errors import CursorConflict
-from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState, encoded_size
+from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState
 
 __all__ = ["Window", "WindowBounds", "WindowCounters"]
 
@@ -34,6 +35,9 @@ class WindowCounters:
 
     platform: str
     readers: int
+    #: Its bounds: the bytes are its allowance out of the memory budget.
+    max_records: int
+    max_bytes: int
     held_records: int
     held_bytes: int
     peak_records: int
@@ -196,7 +200,7 @@ class Window:
         """Take the records a source sent in answer to :meth:`next_fetch`."""
         self._in_flight = False
         records = delivery.records
-        size = sum(map(encoded_size, records))
+        size = sum(map(record_cost, records))
         if len(self._records) + len(records) > self.bounds.max_records or (
             self._bytes + size > self.bounds.max_bytes
         ):
@@ -229,6 +233,8 @@ class Window:
         return WindowCounters(
             platform=self.platform,
             readers=len(self._readers),
+            max_records=self.bounds.max_records,
+            max_bytes=self.bounds.max_bytes,
             held_records=len(self._records),
             held_bytes=self._bytes,
             peak_records=self._peak_records,
@@ -246,7 +252,7 @@ class Window:
         drop = low - self._base
         if drop > 0:
             self._bytes -= sum(
-                map(encoded_size, zip(self._records[:drop], self._records_v1[:drop], strict=True))
+                map(record_cost, zip(self._records[:drop], self._records_v1[:drop], strict=True))
             )
             del self._records[:drop]
             del self._records_v1[:drop]

@@ -1,0 +1,105 @@
+"""The memory budget: what the server holds for data, accounted from its own structures.
+
+Everything held for data is counted: each window's records (their encoded bytes plus the Python
+objects around them) and each session's state (a measured upper bound per session). Sessions get
+their reserve first (``max_active + max_queued`` live sessions, and as many remembered after they
+end); windows share the rest, each taking at most ``[window] max_bytes``. A platform whose window
+cannot get at least ``MIN_WINDOW_BYTES`` waits until another window closes.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from patches.core.results import EncodedRecord
+
+__all__ = [
+    "MIN_WINDOW_BYTES",
+    "RECORD_OVERHEAD",
+    "SESSION_BYTES",
+    "MemoryBudget",
+    "MemoryCounters",
+    "record_cost",
+    "sessions_reserve",
+]
+
+#: The most one session costs, in the registry and in its window (measured by the tests at 10,000
+#: sessions; see tests/test_budget.py).
+SESSION_BYTES = 1024
+
+#: What a record costs in a window beyond its bytes: a bytes object's header, and its slots in the
+#: window's two lists (one per protocol).
+RECORD_OVERHEAD = sys.getsizeof(b"") + 16
+
+#: The smallest window worth opening: below it a pass would crawl.
+MIN_WINDOW_BYTES = 256 * 1024
+
+
+def record_cost(record: EncodedRecord) -> int:
+    """The bytes a window holds for a record: both encodings, counted once when they are one."""
+    legacy, v1 = record
+    cost = len(legacy) + RECORD_OVERHEAD
+    return cost if v1 is legacy else cost + sys.getsizeof(v1)
+
+
+def sessions_reserve(max_active: int, max_queued: int) -> int:
+    """Bytes reserved for sessions: the live ones and as many remembered after they end."""
+    return 2 * (max_active + max_queued) * SESSION_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCounters:
+    """The budget and its use, for status pages, logs and tests."""
+
+    budget: int
+    sessions_reserved: int
+    windows_allocated: int
+    windows_free: int
+    windows_open: int
+    windows_waiting: int
+
+
+class MemoryBudget:
+    """Allowances for windows out of what the sessions' reserve leaves of the budget."""
+
+    def __init__(self, budget: int, sessions_reserved: int, window_max_bytes: int) -> None:
+        if budget < sessions_reserved + min(window_max_bytes, MIN_WINDOW_BYTES):
+            raise ValueError("the budget cannot hold the sessions' reserve and one window")
+        self.budget = budget
+        self.sessions_reserved = sessions_reserved
+        self.window_max_bytes = window_max_bytes
+        self._allocated: dict[object, int] = {}
+        self._waiting: set[str] = set()
+
+    @property
+    def windows_share(self) -> int:
+        return self.budget - self.sessions_reserved
+
+    def allocate(self, window: object, platform: str) -> int | None:
+        """An allowance for a new window, or None when too little is free (the platform waits)."""
+        free = self.windows_share - sum(self._allocated.values())
+        allowance = min(self.window_max_bytes, free)
+        if allowance < min(self.window_max_bytes, MIN_WINDOW_BYTES):
+            self._waiting.add(platform)
+            return None
+        self._waiting.discard(platform)
+        self._allocated[window] = allowance
+        return allowance
+
+    def release(self, window: object) -> None:
+        self._allocated.pop(window, None)
+
+    def waiting_for_memory(self, platform: str) -> bool:
+        return platform in self._waiting
+
+    def counters(self) -> MemoryCounters:
+        allocated = sum(self._allocated.values())
+        return MemoryCounters(
+            budget=self.budget,
+            sessions_reserved=self.sessions_reserved,
+            windows_allocated=allocated,
+            windows_free=self.windows_share - allocated,
+            windows_open=len(self._allocated),
+            windows_waiting=len(self._waiting),
+        )
