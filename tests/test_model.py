@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 import orjson
 import pytest
@@ -92,3 +94,18 @@ def test_missing_fixed_in_and_href_default_to_empty() -> None:
 def test_invalid_records_are_refused_with_the_reason(text: bytes, reason: str) -> None:
     with pytest.raises(RecordError, match=re.escape(reason)):
         Vulnerability.decode(text)
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reading RSS needs /proc")
+def test_a_kept_record_costs_its_size_not_a_hidden_buffer() -> None:
+    """orjson's output pins a 4 KiB buffer; encoded records, which windows keep, must not."""
+    record = Vulnerability.decode(orjson.dumps(MISSION_EXAMPLE))
+    before = rss()
+    kept = [record.encode_both() for _ in range(50_000)]
+    per_record = (rss() - before) / len(kept)
+    assert per_record < 2 * sys.getsizeof(kept[0][0]), per_record

@@ -130,11 +130,23 @@ class Feed:
         return len(self._streams)
 
     def _pull(self, state: _Stream) -> EncodedRecord:
-        """The next record's bytes, retrying a failing source from where it stopped."""
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._retry.attempts),
+        """The next record's bytes, retrying a failing source from where it stopped.
+
+        The first try is made outside tenacity: it is the path of every record, and building a
+        retry state for each would cost more than reading the record.
+        """
+        try:
+            return self._pull_once(state)
+        except SourceError as error:
+            if self._retry.attempts <= 1:
+                raise
+            self.retries += 1
+            self._log_retry(1, error)
+            self._sleep(min(self._retry.backoff_seconds, self._retry.max_backoff_seconds))
+        retrying = tenacity.Retrying(  # attempts 2..n, the backoff going on doubling
+            stop=tenacity.stop_after_attempt(self._retry.attempts - 1),
             wait=tenacity.wait_exponential(
-                multiplier=self._retry.backoff_seconds, max=self._retry.max_backoff_seconds
+                multiplier=2 * self._retry.backoff_seconds, max=self._retry.max_backoff_seconds
             ),
             retry=tenacity.retry_if_exception_type(SourceError),
             before_sleep=self._before_retry,
@@ -171,11 +183,15 @@ class Feed:
     def _before_retry(self, retry_state: tenacity.RetryCallState) -> None:
         self.retries += 1
         outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
+        self._log_retry(
+            retry_state.attempt_number + 1, outcome.exception() if outcome is not None else None
+        )
+
+    def _log_retry(self, attempt: int, error: BaseException | None) -> None:
         log.warning(
             "source %r failed (attempt %d of %d), retrying: %s",
             self.source.name,
-            retry_state.attempt_number,
+            attempt,
             self._retry.attempts,
             error,
         )
