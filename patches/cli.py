@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from patches.actors import PatchesSystem, StartupError
+from patches.allocator import tune_allocator
 from patches.api import create_app
 from patches.config import ConfigError, default_config_text, load_config
 from patches.http_server import HttpServer
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"patches-server: {e}", file=sys.stderr)
         return 2
     configure_logging(config.logging.level)
+    tune_allocator()  # before any thread starts: the actors' and waitress's
     try:
         system = PatchesSystem.start(config)
     except StartupError as e:

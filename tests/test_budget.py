@@ -16,6 +16,7 @@ from patches.core.budget import (
     SESSION_BYTES,
     MemoryBudget,
     record_cost,
+    replies_reserve,
     sessions_reserve,
 )
 from patches.core.results import ReadState, SessionState
@@ -25,7 +26,7 @@ MIB = 2**20
 
 
 def test_windows_share_what_the_sessions_reserve_leaves() -> None:
-    budget = MemoryBudget(10 * MIB, sessions_reserved=2 * MIB, window_max_bytes=3 * MIB)
+    budget = MemoryBudget(10 * MIB, reserved=2 * MIB, window_max_bytes=3 * MIB)
     assert budget.allocate(1, "a") == 3 * MIB
     assert budget.allocate(2, "b") == 3 * MIB
     assert budget.allocate(3, "c") == 2 * MIB  # what is left, above the minimum
@@ -40,14 +41,14 @@ def test_windows_share_what_the_sessions_reserve_leaves() -> None:
 
 
 def test_a_window_below_the_minimum_is_not_opened() -> None:
-    budget = MemoryBudget(MIB + MIN_WINDOW_BYTES - 1, sessions_reserved=0, window_max_bytes=MIB)
+    budget = MemoryBudget(MIB + MIN_WINDOW_BYTES - 1, reserved=0, window_max_bytes=MIB)
     assert budget.allocate(1, "a") == MIB
     assert budget.allocate(2, "b") is None
 
 
 def test_a_budget_that_cannot_hold_a_window_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot hold"):
-        MemoryBudget(MIB, sessions_reserved=MIB, window_max_bytes=MIB)
+        MemoryBudget(MIB, reserved=MIB, window_max_bytes=MIB)
 
 
 def test_the_configuration_refuses_a_budget_too_small(tmp_path: Path) -> None:
@@ -103,6 +104,8 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
     config = config_from(
         tmp_path,
         f"""
+        [server]
+        threads = 2
         [sessions]
         max_active = 10
         max_queued = 20
@@ -111,7 +114,7 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
         max_bytes = "1.5MiB"
         batch_size = 500
         [memory]
-        budget = "4MiB"
+        budget = "6MiB"
         [[sources]]
         kind = "demo"
         platforms = {platforms!r}
@@ -119,7 +122,7 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
         """.replace("'", '"'),
     )
     budget = config.memory.budget
-    share = budget - sessions_reserve(10, 20)
+    share = budget - sessions_reserve(10, 20) - replies_reserve(config.server.threads)
     with PatchesSystem.start(config, ticker=False) as system:
         sessions = [system.open_session(p) for p in platforms]
         assert [s.state for s in sessions] == [SessionState.ACTIVE] * 3 + [SessionState.QUEUED]

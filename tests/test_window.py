@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from patches.core.budget import record_cost
+from patches.core.budget import MAX_REPLY_BYTES, record_cost
 from patches.core.errors import CursorConflict
 from patches.core.feed import Feed
 from patches.core.results import Delivery, ReadResult, ReadState
@@ -266,8 +266,8 @@ def test_each_protocol_reads_its_own_shape() -> None:
     window.join("v1", 0.0)
     assert window.next_fetch() is not None
     window.deliver(Delivery(((record, with_aliases), (record, record))))
-    assert read(window, "legacy", None).payload == record + b"," + record
-    assert read(window, "v1", 0).payload == with_aliases + b"," + record
+    assert read(window, "legacy", None).records == (record, record)
+    assert read(window, "v1", 0).records == (with_aliases, record)
     assert window.counters().held_bytes == (
         record_cost((record, with_aliases)) + record_cost((record, record))
     )
@@ -300,3 +300,25 @@ def test_a_new_reader_can_join_only_while_the_pass_is_at_its_start() -> None:
 def test_a_window_needs_a_source(sources: int) -> None:
     with pytest.raises(ValueError, match="at least one source"):
         Window(PLATFORM, WindowBounds(1, 1024, 1), sources)
+
+
+def test_a_reply_never_carries_more_than_its_share_of_the_budget() -> None:
+    big = b'{"name":"%s"}' % (b"x" * 100_000)
+    window = Window(PLATFORM, WindowBounds(max_records=50, max_bytes=16 << 20, batch_size=20), 1)
+    window.join("a", 0.0)
+    assert window.next_fetch() is not None
+    window.deliver(Delivery(((big, big),) * 12))
+    first = read(window, "a", 0)
+    assert first.count == MAX_REPLY_BYTES // (len(big) + 1)
+    assert sum(len(r) + 1 for r in first.records) <= MAX_REPLY_BYTES
+    rest = read(window, "a", first.next_cursor)
+    assert first.count + rest.count == 12
+
+
+def test_a_record_larger_than_a_reply_still_goes_out_alone() -> None:
+    huge = b'{"name":"%s"}' % (b"x" * (MAX_REPLY_BYTES + 10))
+    window = Window(PLATFORM, WindowBounds(max_records=50, max_bytes=16 << 20, batch_size=20), 1)
+    window.join("a", 0.0)
+    assert window.next_fetch() is not None
+    window.deliver(Delivery(((huge, huge), (b"{}", b"{}"))))
+    assert read(window, "a", 0).records == (huge,)

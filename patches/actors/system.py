@@ -34,7 +34,7 @@ from patches.actors.stopping import stop_all
 from patches.actors.supervisor import Ticker, TimeoutSupervisor
 from patches.actors.window_pool import ActorWindowPool
 from patches.config import Config
-from patches.core.budget import MemoryBudget, sessions_reserve
+from patches.core.budget import MemoryBudget, replies_reserve, sessions_reserve
 from patches.core.errors import PatchesError, Unavailable, UnknownPlatform
 from patches.core.feed import Feed, RetryPolicy
 from patches.core.registry import SessionLimits, SessionRegistry
@@ -174,7 +174,8 @@ class PatchesSystem:
         window, sessions = config.window, config.sessions
         budget = MemoryBudget(
             config.memory.budget,
-            sessions_reserve(sessions.max_active, sessions.max_queued),
+            sessions_reserve(sessions.max_active, sessions.max_queued)
+            + replies_reserve(config.server.threads),
             window.max_bytes,
         )
         pool = self._pool = ActorWindowPool(

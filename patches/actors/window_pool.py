@@ -214,6 +214,6 @@ class ActorWindowPool:
 
 def _memory_line(memory: MemoryCounters) -> str:
     return (
-        f"memory: {memory.windows_allocated} of {memory.budget - memory.sessions_reserved} bytes "
-        f"given to {memory.windows_open} window(s); {memory.sessions_reserved} kept for sessions"
+        f"memory: {memory.windows_allocated} of {memory.budget - memory.reserved} bytes given to "
+        f"{memory.windows_open} window(s); {memory.reserved} kept for sessions and replies"
     )

@@ -1,7 +1,7 @@
 """Reply bodies built around records that were encoded once, when they entered the server.
 
-A batch's records arrive as one ``payload`` (their JSON joined by commas); a reply is that payload
-with a few bytes of envelope around it: no record is decoded or encoded again per scanner.
+A batch's records are the window's own bytes objects; a reply joins them, with its envelope, in a
+single copy: no record is decoded, encoded or copied twice per scanner.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def legacy_opened(session_id: str) -> bytes:
 
 
 def legacy_batch(result: ReadResult) -> bytes:
-    return b'{"error":null,"vulnerabilities":[%b],"done":false}' % result.payload
+    return _enclose(b'{"error":null,"vulnerabilities":[', result.records, b'],"done":false}')
 
 
 def legacy_waiting(message: str) -> bytes:
@@ -41,11 +41,18 @@ def legacy_done(result: ReadResult) -> bytes:
 
 
 def v1_batch(result: ReadResult) -> bytes:
-    return b'{"vulnerabilities":[%b],"cursor":%d,"nextCursor":%d,"done":false}' % (
-        result.payload,
-        result.cursor,
-        result.next_cursor,
-    )
+    suffix = b'],"cursor":%d,"nextCursor":%d,"done":false}' % (result.cursor, result.next_cursor)
+    return _enclose(b'{"vulnerabilities":[', result.records, suffix)
+
+
+def _enclose(prefix: bytes, records: tuple[bytes, ...], suffix: bytes) -> bytes:
+    """``prefix + b",".join(records) + suffix`` in one copy of the records (not two)."""
+    if not records:
+        return prefix + suffix
+    parts = list(records)
+    parts[0] = prefix + parts[0]
+    parts[-1] = parts[-1] + suffix
+    return b",".join(parts)
 
 
 def v1_empty(cursor: int, *, done: bool, extra: dict[str, Any]) -> bytes:

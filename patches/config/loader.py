@@ -25,7 +25,7 @@ from patches.config.model import (
     WindowConfig,
 )
 from patches.config.schema import Problems, build
-from patches.core.budget import MIN_WINDOW_BYTES, sessions_reserve
+from patches.core.budget import MIN_WINDOW_BYTES, replies_reserve, sessions_reserve
 from patches.sources import KINDS
 
 __all__ = ["ConfigError", "default_config_text", "load_config"]
@@ -203,14 +203,16 @@ def _namer(prefix: str) -> Callable[[str], str]:
 
 def _cross_check(config: Config, problems: Problems) -> None:
     window, server, sessions, origin = config.window, config.server, config.sessions, config.origin
-    reserve = sessions_reserve(sessions.max_active, sessions.max_queued)
+    for_sessions = sessions_reserve(sessions.max_active, sessions.max_queued)
+    for_replies = replies_reserve(server.threads)
     smallest = min(window.max_bytes, MIN_WINDOW_BYTES)
-    if config.memory.budget < reserve + smallest:
+    if config.memory.budget < for_sessions + for_replies + smallest:
         problems.add(
             f"{origin}: [memory] budget",
-            f"{config.memory.budget} bytes cannot hold the sessions' reserve ({reserve} bytes for "
-            f"max_active + max_queued = {sessions.max_active + sessions.max_queued}) and one "
-            f"window of {smallest} bytes; raise it to at least {reserve + smallest} "
+            f"{config.memory.budget} bytes cannot hold the sessions' reserve ({for_sessions} bytes "
+            f"for max_active + max_queued = {sessions.max_active + sessions.max_queued}), the "
+            f"replies' ({for_replies} bytes for {server.threads} threads) and one window of "
+            f"{smallest} bytes; raise it to at least {for_sessions + for_replies + smallest} "
             "or admit fewer sessions",
         )
     if window.batch_size > window.max_records:

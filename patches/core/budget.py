@@ -1,10 +1,12 @@
 """The memory budget: what the server holds for data, accounted from its own structures.
 
 Everything held for data is counted: each window's records (their encoded bytes plus the Python
-objects around them) and each session's state (a measured upper bound per session). Sessions get
-their reserve first (``max_active + max_queued`` live sessions, and as many remembered after they
-end); windows share the rest, each taking at most ``[window] max_bytes``. A platform whose window
-cannot get at least ``MIN_WINDOW_BYTES`` waits until another window closes.
+objects around them), each session's state (a measured upper bound per session) and the replies
+being built and sent. Sessions and replies get their reserves first (``max_active + max_queued``
+live sessions and as many remembered after they end; two copies of a reply of at most
+``MAX_REPLY_BYTES`` per request thread); windows share the rest, each taking at most
+``[window] max_bytes``. A platform whose window cannot get at least ``MIN_WINDOW_BYTES`` waits until
+another window closes.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from dataclasses import dataclass
 from patches.core.results import EncodedRecord
 
 __all__ = [
+    "MAX_REPLY_BYTES",
     "MIN_WINDOW_BYTES",
     "RECORD_OVERHEAD",
     "SESSION_BYTES",
     "MemoryBudget",
     "MemoryCounters",
     "record_cost",
+    "replies_reserve",
     "sessions_reserve",
 ]
 
@@ -35,6 +39,10 @@ RECORD_OVERHEAD = sys.getsizeof(b"") + 16
 #: The smallest window worth opening: below it a pass would crawl.
 MIN_WINDOW_BYTES = 256 * 1024
 
+#: The most bytes of records one read returns, whatever the batch size (a record larger than this
+#: still goes out, alone): a reply's share of the budget.
+MAX_REPLY_BYTES = 512 * 1024
+
 
 def record_cost(record: EncodedRecord) -> int:
     """The bytes a window holds for a record: both encodings, counted once when they are one."""
@@ -48,12 +56,18 @@ def sessions_reserve(max_active: int, max_queued: int) -> int:
     return 2 * (max_active + max_queued) * SESSION_BYTES
 
 
+def replies_reserve(threads: int) -> int:
+    """Bytes reserved for replies: each request thread's, joined once and copied once to send."""
+    return threads * 2 * MAX_REPLY_BYTES
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryCounters:
     """The budget and its use, for status pages, logs and tests."""
 
     budget: int
-    sessions_reserved: int
+    #: Kept for sessions and for replies; windows share the rest.
+    reserved: int
     windows_allocated: int
     windows_free: int
     windows_open: int
@@ -63,18 +77,18 @@ class MemoryCounters:
 class MemoryBudget:
     """Allowances for windows out of what the sessions' reserve leaves of the budget."""
 
-    def __init__(self, budget: int, sessions_reserved: int, window_max_bytes: int) -> None:
-        if budget < sessions_reserved + min(window_max_bytes, MIN_WINDOW_BYTES):
-            raise ValueError("the budget cannot hold the sessions' reserve and one window")
+    def __init__(self, budget: int, reserved: int, window_max_bytes: int) -> None:
+        if budget < reserved + min(window_max_bytes, MIN_WINDOW_BYTES):
+            raise ValueError("the budget cannot hold its reserves and one window")
         self.budget = budget
-        self.sessions_reserved = sessions_reserved
+        self.reserved = reserved
         self.window_max_bytes = window_max_bytes
         self._allocated: dict[object, int] = {}
         self._waiting: set[str] = set()
 
     @property
     def windows_share(self) -> int:
-        return self.budget - self.sessions_reserved
+        return self.budget - self.reserved
 
     def allocate(self, window: object, platform: str) -> int | None:
         """An allowance for a new window, or None when too little is free (the platform waits)."""
@@ -97,7 +111,7 @@ class MemoryBudget:
         allocated = sum(self._allocated.values())
         return MemoryCounters(
             budget=self.budget,
-            sessions_reserved=self.sessions_reserved,
+            reserved=self.reserved,
             windows_allocated=allocated,
             windows_free=self.windows_share - allocated,
             windows_open=len(self._allocated),

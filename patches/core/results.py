@@ -29,7 +29,7 @@ class SessionState(StrEnum):
 class ReadState(StrEnum):
     """What a poll for records found."""
 
-    #: Records are in ``payload``.
+    #: Records are in ``records``.
     READY = "ready"
     #: Active, but the next records are not in the window yet: retry shortly.
     PENDING = "pending"
@@ -43,10 +43,10 @@ class ReadState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
-    """One poll's answer. ``payload`` is the batch's encoded records joined by commas."""
+    """One poll's answer: the batch's encoded records, the window's own bytes (never copied)."""
 
     state: ReadState
-    payload: bytes = b""
+    records: tuple[bytes, ...] = ()
     count: int = 0
     #: The session's cursor this batch starts at, and the one to ask with next.
     cursor: int = 0
@@ -56,6 +56,11 @@ class ReadResult:
     queue_position: int | None = None
     error: str | None = None
     waiting_for: str | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The records as the inside of a JSON array (a copy: for embedders and tests)."""
+        return b",".join(self.records)
 
 
 @dataclass(frozen=True, slots=True)

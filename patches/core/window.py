@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patches.core.budget import record_cost
+from patches.core.budget import MAX_REPLY_BYTES, record_cost
 from patches.core.errors import CursorConflict
 from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState
 
 __all__ = ["Window", "WindowBounds", "WindowCounters"]
+
+#: The most records one fetch asks a source for: what a reader builds before the window has it.
+MAX_FETCH_RECORDS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,9 @@ class Window:
         self._peak_records = 0
         self._peak_bytes = 0
         self._received = 0
+        #: The longest record held: while batch_size of them fit in a reply, reads need not
+        #: measure their batch.
+        self._longest = 0
 
     # -- readers ---------------------------------------------------------------------------------
 
@@ -166,10 +172,12 @@ class Window:
         first = position - self._base
         records = self._records if cursor is None else self._records_v1
         batch = records[first : first + self.bounds.batch_size]
+        if self._longest * len(batch) > MAX_REPLY_BYTES:
+            batch = _within_reply(batch)
         reader.sent = max(reader.sent, position + len(batch))
         return ReadResult(
             ReadState.READY,
-            payload=b",".join(batch),
+            records=tuple(batch),
             count=len(batch),
             cursor=relative,
             next_cursor=relative + len(batch),
@@ -186,7 +194,7 @@ class Window:
         """
         if self._in_flight or self._exhausted or self._error is not None or not self._readers:
             return None
-        room_records = self.bounds.max_records - len(self._records)
+        room_records = min(self.bounds.max_records - len(self._records), MAX_FETCH_RECORDS)
         room_bytes = self.bounds.max_bytes - self._bytes
         wanted = max(1, min(self.bounds.batch_size, self.bounds.max_records) // 2)
         if room_records < wanted and self._records:
@@ -208,6 +216,8 @@ class Window:
             return
         self._records.extend(legacy for legacy, _ in records)
         self._records_v1.extend(v1 for _, v1 in records)
+        if records:
+            self._longest = max(self._longest, max(len(v1) for _, v1 in records))
         self._bytes += size
         self._received += len(records)
         self._peak_records = max(self._peak_records, len(self._records))
@@ -257,3 +267,13 @@ class Window:
             del self._records[:drop]
             del self._records_v1[:drop]
             self._base = low
+
+
+def _within_reply(batch: list[bytes]) -> list[bytes]:
+    """The first records of ``batch`` that fit in a reply; at least one."""
+    size = 0
+    for count, record in enumerate(batch):
+        size += len(record) + 1
+        if size > MAX_REPLY_BYTES:
+            return batch[: max(count, 1)]
+    return batch
