@@ -13,7 +13,9 @@ import argparse
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import urllib3
 
@@ -27,7 +29,9 @@ SEQUENTIAL_SAMPLE = 300  # records: the sequential walk 20 ms away takes 6 s for
 
 def clair_rate(url: str, concurrency: int, limit: int | None) -> float:
     """Records per second of a ClairSource walking debian:11 (the first ``limit`` records)."""
-    source = ClairSource("bench", ClairOptions(url, concurrency=concurrency, platforms=(NAMESPACE,)))
+    source = ClairSource(
+        "bench", ClairOptions(url, concurrency=concurrency, platforms=(NAMESPACE,))
+    )
     started = time.perf_counter()
     count = sum(1 for _ in itertools.islice(source.records(NAMESPACE), limit))
     elapsed = time.perf_counter() - started
@@ -48,7 +52,7 @@ def server_capacity(url: str, names: list[str], threads: int) -> float:
                 name = next(todo, None)
             if name is None:
                 return
-            http.request("GET", path.format(name)).data
+            assert http.request("GET", path.format(name)).status == 200
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
@@ -57,11 +61,14 @@ def server_capacity(url: str, names: list[str], threads: int) -> float:
     return len(names) / (time.perf_counter() - started)
 
 
-def fake_clair(latency: float):  # type: ignore[no-untyped-def]
-    return child(
+@contextmanager
+def fake_clair(latency: float) -> Iterator[str]:
+    """The fake Clair in its own process; yields its URL."""
+    with child(
         ["-m", "tests.fake_clair", "--latency", str(latency)],
         ready=lambda line: line.strip() if line.startswith("http://") else None,
-    )
+    ) as (url, _):
+        yield url
 
 
 def main() -> None:
@@ -75,9 +82,16 @@ def main() -> None:
         with fake_clair(0.020) as url:
             sequential = median_of(args.runs, lambda: clair_rate(url, 1, SEQUENTIAL_SAMPLE))
             concurrent = median_of(args.runs, lambda: clair_rate(url, 32, None))
-        rows.append(("clair", "20 ms latency, 1 at a time (the original)", f"{sequential:,.0f}", "baseline"))
         rows.append(
-            ("clair", "20 ms latency, 32 in flight", f"{concurrent:,.0f}", f"{concurrent / sequential:.1f}x the baseline")
+            ("clair", "20 ms latency, 1 at a time (the original)", f"{sequential:,.0f}", "baseline")
+        )
+        rows.append(
+            (
+                "clair",
+                "20 ms latency, 32 in flight",
+                f"{concurrent:,.0f}",
+                f"{concurrent / sequential:.1f}x the baseline",
+            )
         )
         with fake_clair(0.0) as url:
             source = ClairSource("names", ClairOptions(url, platforms=(NAMESPACE,)))
@@ -85,12 +99,27 @@ def main() -> None:
             source.close()
             capacity = median_of(args.runs, lambda: server_capacity(url, names, 32))
             loopback = median_of(args.runs, lambda: clair_rate(url, 32, None))
-        rows.append(("clair", "loopback, the fake's own capacity (32 clients)", f"{capacity:,.0f}", "ceiling"))
-        rows.append(("clair", "loopback, 32 in flight", f"{loopback:,.0f}", f"{loopback / capacity:.0%} of the ceiling"))
+        rows.append(
+            (
+                "clair",
+                "loopback, the fake's own capacity (32 clients)",
+                f"{capacity:,.0f}",
+                "ceiling",
+            )
+        )
+        rows.append(
+            (
+                "clair",
+                "loopback, 32 in flight",
+                f"{loopback:,.0f}",
+                f"{loopback / capacity:.0%} of the ceiling",
+            )
+        )
     go = shared_data("osv/Go.zip")
     if go is None:
         print("skipping OSV: Go.zip is not here (set SHARED_DATA)")
     else:
+
         def osv_rate() -> float:
             source = OsvSource("go", OsvOptions(go, platforms=("go",)))
             started = time.perf_counter()
