@@ -36,7 +36,6 @@ def patches_config(source: Path) -> str:
     return f"""
 [server]
 port = 0
-threads = 8
 [sessions]
 max_active = {SCANNERS}
 max_queued = {QUEUED + 10}

@@ -39,6 +39,7 @@ from bench.common import (
     table,
 )
 from bench.synth import write_source
+from patches.config import ServerConfig
 from patches.model import Vulnerability
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +51,6 @@ def patches_config(source: Path, batch: int, max_active: int) -> str:
     return f"""
 [server]
 port = 0
-threads = 8
 [sessions]
 max_active = {max_active}
 max_queued = 100
@@ -91,17 +91,20 @@ def wrk(
     if args:
         command += ["--", *args]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    result = {
+    return {
         "requests": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "bytes": _bytes(re.search(r"Transfer/sec:\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "errors": float(
             sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
         ),
     }
-    if match := re.search(r"STATUS ok=(\d+) other=(\d+)", out):
-        result["ok"], result["other"] = float(match.group(1)), float(match.group(2))
-    return result
+
+
+def _bytes(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30}[unit]
 
 
 def _ms(text: str) -> float:
@@ -176,7 +179,11 @@ def measure_patches(source: Path, batch: int, seconds: int, workdir: Path) -> di
 
 
 def measure_bare(body_file: Path, seconds: int) -> dict[str, float]:
-    with child(["-m", "bench.bare_falcon", "--body", str(body_file)], ready=listening) as (url, _):
+    threads = str(ServerConfig().threads)  # the same waitress settings as Patches
+    with child(
+        ["-m", "bench.bare_falcon", "--body", str(body_file), "--threads", threads],
+        ready=listening,
+    ) as (url, _):
         wrk(url + "/", 2)
         return wrk(url + "/", seconds)
 
@@ -258,8 +265,8 @@ def main() -> None:
                 nginx_runs = (
                     [wrk(nginx_url, args.seconds) for _ in range(args.runs)] if nginx_url else []
                 )
-            bare = _median(bare_runs)
-            patches_rate = _byte_rate(_median(patches_runs), len(body))
+            bare_rate = _median(bare_runs)["bytes"]
+            patches_rate = _median(patches_runs)["bytes"]
             for name, runs in (
                 ("patches", patches_runs),
                 ("bare falcon", bare_runs),
@@ -271,15 +278,12 @@ def main() -> None:
                     )
                     continue
                 run = _median(runs)
-                full = run["requests"] * (
-                    run["ok"] / (run["ok"] + run["other"]) if "ok" in run else 1.0
-                )
-                rate = full * len(body)
-                against = f"{rate / (bare['requests'] * len(body)):.0%} of bare falcon"
+                rate = run["bytes"]  # small 202s ("nothing yet") weigh nothing in it
+                against = f"{rate / bare_rate:.0%} of bare falcon"
                 if name == "nginx":
-                    against = f"patches is {_median(patches_runs)['requests'] * len(body) / rate:.0%} of it"
+                    against = f"patches is {patches_rate / rate:.0%} of it"
                 rows.append((
-                    str(batch), name, f"{run['requests']:,.0f}", f"{full * batch:,.0f}",
+                    str(batch), name, f"{run['requests']:,.0f}", f"{rate / len(body) * batch:,.0f}",
                     f"{rate / 1e6:,.0f}", f"{run['p50']:.1f}", f"{run['p99']:.1f}", against,
                 ))  # fmt: skip
                 print(" | ".join(rows[-1]), flush=True)
@@ -293,12 +297,6 @@ def main() -> None:
         f"p50 {latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms, max {latency['max']:.1f} ms "
         f"(goal: p99 < 50 ms)"
     )
-
-
-def _byte_rate(run: dict[str, float], body: int) -> float:
-    """Bytes per second of full batches (Patches' 202s, "nothing yet", carry no records)."""
-    share = run["ok"] / (run["ok"] + run["other"]) if "ok" in run else 1.0
-    return run["requests"] * share * body
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:

@@ -1,10 +1,10 @@
 """Keeping the C allocator from holding freed memory, so RSS follows what the server holds.
 
-glibc gives each thread its own heap ("arena", up to 8 per core) and raises its threshold for
-serving large blocks from mmap each time one is freed. In a server whose request threads build
-reply buffers of a few hundred KiB, both keep freed buffers in heaps that are never trimmed: RSS
-grows well past the data held (measured: 13 MiB on the memory benchmark). Two arenas, and a fixed
-128 KiB threshold (large blocks always mmap'd, so given back when freed), avoid that.
+glibc gives each thread its own heap ("arena", up to 8 per core). With dozens of request threads
+building reply buffers of a few hundred KiB, freed buffers stay in heaps that are never trimmed and
+RSS grows past the data held. Two arenas bound that; blocks above 1 MiB come from mmap and go back
+when freed. (A lower mmap threshold returned a little more memory but mapped and faulted in every
+reply: at batches of 1,000 records it cost 40 % of the throughput; see docs/performance.md.)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 
-def tune_allocator(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> bool:
+def tune_allocator(arenas: int = 2, mmap_threshold: int = 1024 * 1024) -> bool:
     """Apply the settings if the C library is glibc (call before starting threads).
 
     Returns:

@@ -16,7 +16,10 @@ import pytest
 
 from patches.actors import PatchesSystem
 from patches.api import create_app
+from patches.api.replies import ReplySlots
 from patches.config import Config
+from patches.core.budget import REPLY_SLOTS
+from patches.core.errors import Unavailable
 from patches.core.feed import RetryPolicy
 from patches.model import Vulnerability
 from patches.sources.base import Position, Source, SourceError, SourceRecord
@@ -440,3 +443,26 @@ def test_a_failed_source_is_502_on_both_protocols_never_done(config: Config) -> 
         shown = client.simulate_get(f"/v1/sessions/{v1}").json
         assert shown["state"] == "failed"
         assert "500 five times" in shown["error"]
+
+
+def test_a_reply_holds_its_slot_until_the_server_has_taken_it() -> None:
+    slots = ReplySlots(wait_seconds=0.05, slots=1)
+    first, second = falcon.Response(), falcon.Response()
+    slots.send(first, lambda: b"[1]")
+    with pytest.raises(Unavailable, match="reply slot"):
+        slots.send(second, lambda: b"[2]")  # the first is not sent yet
+    assert first.stream is not None
+    assert b"".join(first.stream) == b"[1]"
+    first.stream.close()  # type: ignore[union-attr]
+    slots.send(second, lambda: b"[2]")
+    assert second.content_length == "3"
+
+
+def test_replies_give_their_slots_back(client: falcon.testing.TestClient) -> None:
+    """More batch replies than slots, one after another: none waits for a slot."""
+    session = open_legacy(client)
+    assert len(drain_legacy(client, session)) == PER_PLATFORM  # 3 batches
+    for _ in range(3 * REPLY_SLOTS):
+        opened = post_session(client, "alpine:3.19")["id"]
+        assert until_not_202(lambda s=opened: read_v1(client, s, 0)).status_code == 200
+        client.simulate_delete(f"/v1/sessions/{opened}")

@@ -104,8 +104,6 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
     config = config_from(
         tmp_path,
         f"""
-        [server]
-        threads = 2
         [sessions]
         max_active = 10
         max_queued = 20
@@ -114,7 +112,7 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
         max_bytes = "1.5MiB"
         batch_size = 500
         [memory]
-        budget = "6MiB"
+        budget = "12MiB"
         [[sources]]
         kind = "demo"
         platforms = {platforms!r}
@@ -122,7 +120,7 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
         """.replace("'", '"'),
     )
     budget = config.memory.budget
-    share = budget - sessions_reserve(10, 20) - replies_reserve(config.server.threads)
+    share = budget - sessions_reserve(10, 20) - replies_reserve()
     with PatchesSystem.start(config, ticker=False) as system:
         sessions = [system.open_session(p) for p in platforms]
         assert [s.state for s in sessions] == [SessionState.ACTIVE] * 3 + [SessionState.QUEUED]

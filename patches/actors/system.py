@@ -174,8 +174,7 @@ class PatchesSystem:
         window, sessions = config.window, config.sessions
         budget = MemoryBudget(
             config.memory.budget,
-            sessions_reserve(sessions.max_active, sessions.max_queued)
-            + replies_reserve(config.server.threads),
+            sessions_reserve(sessions.max_active, sessions.max_queued) + replies_reserve(),
             window.max_bytes,
         )
         pool = self._pool = ActorWindowPool(

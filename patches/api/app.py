@@ -9,6 +9,7 @@ import orjson
 from patches.actors.system import PatchesSystem
 from patches.api.errors import install_error_handling
 from patches.api.legacy import LegacyResource
+from patches.api.replies import ReplySlots
 from patches.api.server_status import HealthResource, StatusResource
 from patches.api.v1 import (
     PlatformsResource,
@@ -29,12 +30,14 @@ def create_app(system: PatchesSystem) -> falcon.App[falcon.Request, falcon.Respo
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handling(app, retry_after)
+    slots = ReplySlots(wait_seconds=system.config.server.ask_timeout_seconds)
 
-    app.add_route("/", LegacyResource(system, retry_after))
+    app.add_route("/", LegacyResource(system, slots, retry_after))
     app.add_route("/v1/sessions", SessionsResource(system))
     app.add_route("/v1/sessions/{session_id}", SessionResource(system))
     app.add_route(
-        "/v1/sessions/{session_id}/vulnerabilities", VulnerabilitiesResource(system, retry_after)
+        "/v1/sessions/{session_id}/vulnerabilities",
+        VulnerabilitiesResource(system, slots, retry_after),
     )
     app.add_route("/v1/platforms", PlatformsResource(system))
     app.add_route("/v1/health", HealthResource(system))

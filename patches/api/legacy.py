@@ -7,7 +7,7 @@ import falcon
 from patches.actors.system import PatchesSystem
 from patches.api import bodies
 from patches.api.errors import ApiError
-from patches.api.replies import source_failed, wait, waiting_message
+from patches.api.replies import ReplySlots, source_failed, wait, waiting_message
 from patches.core.results import ReadState
 
 __all__ = ["LegacyResource"]
@@ -16,8 +16,9 @@ __all__ = ["LegacyResource"]
 class LegacyResource:
     """``?platform=P`` opens a session; ``?session=ID`` (or ``?requestID=ID``) polls it."""
 
-    def __init__(self, system: PatchesSystem, retry_after: int) -> None:
+    def __init__(self, system: PatchesSystem, slots: ReplySlots, retry_after: int) -> None:
         self._system = system
+        self._slots = slots
         self._retry_after = retry_after
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -37,7 +38,7 @@ class LegacyResource:
             )
         result = self._system.read(session_id)
         if result.state is ReadState.READY:
-            resp.data = bodies.legacy_batch(result)
+            self._slots.send(resp, lambda: bodies.legacy_batch(result))
         elif result.state is ReadState.DONE:
             resp.data = bodies.legacy_done(result)
         elif result.state is ReadState.FAILED:

@@ -2,12 +2,62 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+
 import falcon
 
 from patches.api.errors import ApiError
+from patches.core.budget import REPLY_SLOTS
+from patches.core.errors import Unavailable
 from patches.core.results import ReadResult, ReadState
 
-__all__ = ["source_failed", "wait", "waiting_message"]
+__all__ = ["ReplySlots", "source_failed", "wait", "waiting_message"]
+
+
+class ReplySlots:
+    """At most ``REPLY_SLOTS`` batch replies assembled at once: what the memory budget reserves.
+
+    A reply takes a slot before its body is joined and gives it back when the HTTP server closes
+    the body, having taken its copy; request threads beyond the slots wait (briefly: assembling a
+    reply takes a fraction of a millisecond).
+    """
+
+    def __init__(self, wait_seconds: float, slots: int = REPLY_SLOTS) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait = wait_seconds
+
+    def send(self, resp: falcon.Response, build: Callable[[], bytes]) -> None:
+        """Build a body in a slot and make it the response's, with the slot tied to it."""
+        if not self._slots.acquire(timeout=self._wait):
+            raise Unavailable("every reply slot stayed busy; retry later")
+        try:
+            body = build()
+        except BaseException:
+            self._slots.release()
+            raise
+        resp.stream = _Body(body, self._slots.release)
+        resp.content_length = len(body)
+
+
+class _Body:
+    """A reply body that frees its slot when closed (the WSGI server closes what it sent)."""
+
+    __slots__ = ("_body", "_release")
+
+    def __init__(self, body: bytes, release: Callable[[], None]) -> None:
+        self._body = body
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._body
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    __del__ = close  # never leak a slot, even if a server forgot to close
 
 
 def waiting_message(result: ReadResult) -> str:

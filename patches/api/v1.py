@@ -9,7 +9,7 @@ import falcon
 from patches.actors.system import PatchesSystem
 from patches.api import bodies
 from patches.api.errors import ApiError
-from patches.api.replies import source_failed, wait, waiting_message
+from patches.api.replies import ReplySlots, source_failed, wait, waiting_message
 from patches.core.results import ReadState
 
 __all__ = ["PlatformsResource", "SessionResource", "SessionsResource", "VulnerabilitiesResource"]
@@ -60,15 +60,16 @@ class VulnerabilitiesResource:
     records, so a reply lost on the way costs a retry, never a record.
     """
 
-    def __init__(self, system: PatchesSystem, retry_after: int) -> None:
+    def __init__(self, system: PatchesSystem, slots: ReplySlots, retry_after: int) -> None:
         self._system = system
+        self._slots = slots
         self._retry_after = retry_after
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
         cursor = req.get_param_as_int("cursor", min_value=0, default=0)
         result = self._system.read(session_id, cursor)
         if result.state is ReadState.READY:
-            resp.data = bodies.v1_batch(result)
+            self._slots.send(resp, lambda: bodies.v1_batch(result))
         elif result.state is ReadState.DONE:
             resp.data = bodies.v1_empty(cursor, done=True, extra={"total": result.total})
         elif result.state is ReadState.FAILED:

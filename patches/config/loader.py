@@ -204,14 +204,14 @@ def _namer(prefix: str) -> Callable[[str], str]:
 def _cross_check(config: Config, problems: Problems) -> None:
     window, server, sessions, origin = config.window, config.server, config.sessions, config.origin
     for_sessions = sessions_reserve(sessions.max_active, sessions.max_queued)
-    for_replies = replies_reserve(server.threads)
+    for_replies = replies_reserve()
     smallest = min(window.max_bytes, MIN_WINDOW_BYTES)
     if config.memory.budget < for_sessions + for_replies + smallest:
         problems.add(
             f"{origin}: [memory] budget",
             f"{config.memory.budget} bytes cannot hold the sessions' reserve ({for_sessions} bytes "
             f"for max_active + max_queued = {sessions.max_active + sessions.max_queued}), the "
-            f"replies' ({for_replies} bytes for {server.threads} threads) and one window of "
+            f"replies' ({for_replies} bytes) and one window of "
             f"{smallest} bytes; raise it to at least {for_sessions + for_replies + smallest} "
             "or admit fewer sessions",
         )

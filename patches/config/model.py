@@ -28,8 +28,9 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = field(default=9001, metadata={"min": 0, "max": 65535})
-    #: waitress worker threads. Its default of 4 collapses past 16 connections; 8 is measured.
-    threads: int = field(default=8, metadata={"min": 1, "max": 256})
+    #: waitress worker threads. A poll's thread mostly waits on an actor: with 8, 256 busy
+    #: connections collapsed to 113 requests/s; 64 served 3,300 (docs/performance.md).
+    threads: int = field(default=64, metadata={"min": 1, "max": 512})
     #: Connections held open at once (waitress ``connection_limit``).
     connection_limit: int = field(default=1000, metadata={"min": 1})
     #: How long a request waits for an actor before it answers 503.

@@ -2,11 +2,11 @@
 
 Everything held for data is counted: each window's records (their encoded bytes plus the Python
 objects around them), each session's state (a measured upper bound per session) and the replies
-being built and sent. Sessions and replies get their reserves first (``max_active + max_queued``
-live sessions and as many remembered after they end; two copies of a reply of at most
-``MAX_REPLY_BYTES`` per request thread); windows share the rest, each taking at most
-``[window] max_bytes``. A platform whose window cannot get at least ``MIN_WINDOW_BYTES`` waits until
-another window closes.
+being assembled. Sessions and replies get their reserves first (``max_active + max_queued`` live
+sessions and as many remembered after they end; ``REPLY_SLOTS`` replies of at most
+``MAX_REPLY_BYTES``, each joined once and copied once by the HTTP server); windows share the rest,
+each taking at most ``[window] max_bytes``. A platform whose window cannot get at least
+``MIN_WINDOW_BYTES`` waits until another window closes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_REPLY_BYTES",
     "MIN_WINDOW_BYTES",
     "RECORD_OVERHEAD",
+    "REPLY_SLOTS",
     "SESSION_BYTES",
     "MemoryBudget",
     "MemoryCounters",
@@ -43,6 +44,11 @@ MIN_WINDOW_BYTES = 256 * 1024
 #: still goes out, alone): a reply's share of the budget.
 MAX_REPLY_BYTES = 512 * 1024
 
+#: Replies assembled at once, whatever the number of request threads (most of which wait on the
+#: actors): a reply takes a slot before its body is joined and frees it once the HTTP server has
+#: its copy.
+REPLY_SLOTS = 8
+
 
 def record_cost(record: EncodedRecord) -> int:
     """The bytes a window holds for a record: both encodings, counted once when they are one."""
@@ -56,9 +62,9 @@ def sessions_reserve(max_active: int, max_queued: int) -> int:
     return 2 * (max_active + max_queued) * SESSION_BYTES
 
 
-def replies_reserve(threads: int) -> int:
-    """Bytes reserved for replies: each request thread's, joined once and copied once to send."""
-    return threads * 2 * MAX_REPLY_BYTES
+def replies_reserve() -> int:
+    """Bytes reserved for replies: each slot's, joined once and copied once by the HTTP server."""
+    return REPLY_SLOTS * 2 * MAX_REPLY_BYTES
 
 
 @dataclass(frozen=True, slots=True)
