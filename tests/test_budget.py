@@ -112,7 +112,7 @@ def test_platforms_wait_for_memory_and_the_budget_holds(tmp_path: Path) -> None:
         max_bytes = "1.5MiB"
         batch_size = 500
         [memory]
-        budget = "12MiB"
+        budget = "20MiB"
         [[sources]]
         kind = "demo"
         platforms = {platforms!r}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import falcon
 
@@ -16,11 +17,12 @@ __all__ = ["ReplySlots", "source_failed", "wait", "waiting_message"]
 
 
 class ReplySlots:
-    """At most ``REPLY_SLOTS`` batch replies assembled at once: what the memory budget reserves.
+    """At most ``REPLY_SLOTS`` batch replies held at once: what the memory budget reserves.
 
-    A reply takes a slot before its body is joined and gives it back when the HTTP server closes
-    the body, having taken its copy; request threads beyond the slots wait (briefly: assembling a
-    reply takes a fraction of a millisecond).
+    A reply takes a slot before its body is joined and gives it back once the body is sent. The
+    body is handed to the HTTP server as a file (WSGI's ``file_wrapper``): waitress queues it
+    without copying it and sends it from its event loop, so the request thread is free at once and
+    the body is the reply's only copy. Request threads beyond the slots wait for one.
     """
 
     def __init__(self, wait_seconds: float, slots: int = REPLY_SLOTS) -> None:
@@ -40,24 +42,22 @@ class ReplySlots:
         resp.content_length = len(body)
 
 
-class _Body:
-    """A reply body that frees its slot when closed (the WSGI server closes what it sent)."""
+class _Body(io.BytesIO):
+    """A reply body (sharing the bytes, not copying them) that frees its slot when closed.
 
-    __slots__ = ("_body", "_release")
+    The WSGI server closes what it has sent, or what it gives up on when the client goes away;
+    and a file object is closed when it is collected, so a slot is never lost.
+    """
 
     def __init__(self, body: bytes, release: Callable[[], None]) -> None:
-        self._body = body
+        super().__init__(body)
         self._release: Callable[[], None] | None = release
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._body
 
     def close(self) -> None:
         release, self._release = self._release, None
         if release is not None:
             release()
-
-    __del__ = close  # never leak a slot, even if a server forgot to close
+        super().close()
 
 
 def waiting_message(result: ReadResult) -> str:

@@ -4,7 +4,7 @@ Everything held for data is counted: each window's records (their encoded bytes 
 objects around them), each session's state (a measured upper bound per session) and the replies
 being assembled. Sessions and replies get their reserves first (``max_active + max_queued`` live
 sessions and as many remembered after they end; ``REPLY_SLOTS`` replies of at most
-``MAX_REPLY_BYTES``, each joined once and copied once by the HTTP server); windows share the rest,
+``MAX_REPLY_BYTES``, each its only copy until sent); windows share the rest,
 each taking at most ``[window] max_bytes``. A platform whose window cannot get at least
 ``MIN_WINDOW_BYTES`` waits until another window closes.
 """
@@ -44,10 +44,11 @@ MIN_WINDOW_BYTES = 256 * 1024
 #: still goes out, alone): a reply's share of the budget.
 MAX_REPLY_BYTES = 512 * 1024
 
-#: Replies assembled at once, whatever the number of request threads (most of which wait on the
-#: actors): a reply takes a slot before its body is joined and frees it once the HTTP server has
-#: its copy.
-REPLY_SLOTS = 8
+#: Replies held at once, whatever the number of request threads (most of which wait on the
+#: actors): a reply takes a slot before its body is joined and frees it once the body is sent.
+#: Measured at 256 connections: 8 slots held batches of 1,000 to 16 % of the framework's ceiling,
+#: 32 reached 73 % (docs/performance.md).
+REPLY_SLOTS = 32
 
 
 def record_cost(record: EncodedRecord) -> int:
@@ -63,8 +64,8 @@ def sessions_reserve(max_active: int, max_queued: int) -> int:
 
 
 def replies_reserve() -> int:
-    """Bytes reserved for replies: each slot's, joined once and copied once by the HTTP server."""
-    return REPLY_SLOTS * 2 * MAX_REPLY_BYTES
+    """Bytes reserved for replies: one body per slot (the HTTP server sends it without a copy)."""
+    return REPLY_SLOTS * MAX_REPLY_BYTES
 
 
 @dataclass(frozen=True, slots=True)
