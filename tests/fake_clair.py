@@ -83,6 +83,7 @@ class _Faults:
     fail_next: int = 0
     fail_status: int = 500
     drop_next: int = 0
+    garbage_next: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self) -> str | None:
@@ -90,6 +91,9 @@ class _Faults:
             if self.drop_next > 0:
                 self.drop_next -= 1
                 return "drop"
+            if self.garbage_next > 0:
+                self.garbage_next -= 1
+                return "garbage"
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return "fail"
@@ -146,6 +150,11 @@ class FakeClair:
         """The next ``count`` requests get their connection closed without an answer."""
         with self.faults.lock:
             self.faults.drop_next = count
+
+    def garbage_next(self, count: int) -> None:
+        """The next ``count`` requests answer 200 with a body that is not JSON."""
+        with self.faults.lock:
+            self.faults.garbage_next = count
 
     def expire_tokens(self) -> None:
         """Every page token handed out so far is now expired."""
@@ -219,6 +228,10 @@ def _handler_for(fake: FakeClair) -> type[BaseHTTPRequestHandler]:
             if fault == "fail":
                 fake.requests["failed"] += 1
                 self._json(fake.faults.fail_status, _error("injected failure"))
+                return None
+            if fault == "garbage":
+                fake.requests["garbage"] += 1
+                self._json(200, b"<html>\x00\xff not json")
                 return None
             url = urlsplit(self.path)
             parts = [unquote(p) for p in url.path.split("/")]

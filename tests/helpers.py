@@ -120,10 +120,10 @@ class LocalWindowPool:
     def idle_readers(self, cutoff: float) -> list[str]:
         return [sid for w in self.windows.values() for sid in w.idle_readers(cutoff)]
 
-    def touch(self, platform: str, session_id: str) -> None:
+    def touch(self, platform: str, session_id: str, now: float) -> None:
         window = self.windows.get(platform)
         if window is not None:
-            window.touch(session_id, self._clock())
+            window.touch(session_id, now)
 
 
 def drain(system: PatchesSystem, session_id: str, *, v1: bool, limit: float = 30.0) -> DrainResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 import time
@@ -72,6 +74,15 @@ def expected(records: list[Vulnerability], platform: str) -> list[dict[str, Any]
     return [r.to_wire() for r in records if r.affected_platform == platform]
 
 
+def scanner_digest(records: list[dict[str, Any]]) -> str:
+    """The digest as docs/protocol.md tells a scanner to compute it, from decoded records."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 def assert_error(result: falcon.testing.Result, status: int, code: str) -> dict[str, Any]:
     """Every error is JSON: a string ``error``, a stable ``code``, maybe ``details``."""
     assert result.status_code == status, result.text
@@ -138,7 +149,13 @@ def test_polling_delivers_the_whole_list_then_done(
     assert drain_legacy(client, session) == expected(records, "debian:12")
     done = client.simulate_get("/", params={"requestID": session})  # the earliest name works too
     assert done.status_code == 200
-    assert done.json == {"error": None, "vulnerabilities": [], "done": True, "total": PER_PLATFORM}
+    assert done.json == {
+        "error": None,
+        "vulnerabilities": [],
+        "done": True,
+        "total": PER_PLATFORM,
+        "sha256": scanner_digest(expected(records, "debian:12")),
+    }
 
 
 def test_a_batch_is_the_original_shape(client: falcon.testing.TestClient) -> None:
@@ -263,7 +280,13 @@ def test_v1_reads_by_cursor_and_a_repeated_cursor_gets_the_same_records(
         cursor = result.json["nextCursor"]
     assert result.json["done"]
     assert got == expected(records, "debian:12")
-    assert client.simulate_get(f"/v1/sessions/{session}").json["state"] == "done"
+    assert result.json["sha256"] == scanner_digest(got)
+    shown = client.simulate_get(f"/v1/sessions/{session}").json
+    assert (shown["state"], shown["total"], shown["sha256"]) == (
+        "done",
+        len(got),
+        scanner_digest(got),
+    )
 
 
 def test_v1_cursor_conflicts_are_409(client: falcon.testing.TestClient) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
 from patches.core.registry import SessionLimits, SessionRegistry
-from patches.core.results import Delivery, SessionState
+from patches.core.results import Completion, Delivery, SessionState
 from patches.core.window import Window, WindowBounds
 from tests.helpers import LocalWindowPool, ManualClock
 
@@ -26,6 +26,10 @@ def make_registry(
         SessionLimits(max_active, max_queued, timeout), PLATFORMS, pool, lambda: next(ids)
     )
     return registry, pool
+
+
+def done(total: int) -> Completion:
+    return Completion(total, "0" * 64, "1" * 64)
 
 
 def move_pass_past_its_start(pool: LocalWindowPool, platform: str, sessions: list[str]) -> None:
@@ -72,19 +76,19 @@ def test_a_finished_session_frees_its_place_for_the_first_in_the_queue(clock: Ma
     registry, _ = make_registry(clock, max_active=1, max_queued=5)
     first = registry.open("debian:12", clock())
     queued = [registry.open("alpine:3.19", clock()) for _ in range(2)]
-    registry.finished(first.id, total=10, now=clock())
+    registry.finished(first.id, done(10), now=clock())
     assert registry.view(queued[0].id, clock()).state is SessionState.ACTIVE
     second = registry.view(queued[1].id, clock())
     assert (second.state, second.queue_position) == (SessionState.QUEUED, 1)
-    done = registry.view(first.id, clock())
-    assert (done.state, done.total) == (SessionState.DONE, 10)
+    ended = registry.view(first.id, clock())
+    assert (ended.state, ended.total) == (SessionState.DONE, 10)
 
 
 def test_finishing_twice_changes_nothing(clock: ManualClock) -> None:
     registry, _ = make_registry(clock)
     session = registry.open("debian:12", clock())
-    registry.finished(session.id, 10, clock())
-    registry.finished(session.id, 99, clock())
+    registry.finished(session.id, done(10), clock())
+    registry.finished(session.id, done(99), clock())
     assert registry.view(session.id, clock()).total == 10
     assert registry.counters().finished == 1
 
@@ -97,7 +101,7 @@ def test_a_platform_whose_pass_has_moved_on_waits_and_others_go_first(clock: Man
     assert late.state is SessionState.QUEUED  # a place is free, but it would miss the start
     other = registry.open("alpine:3.19", clock())
     assert other.state is SessionState.ACTIVE
-    registry.finished(reader.id, 5, clock())  # the pass ends; the next one starts for "late"
+    registry.finished(reader.id, done(5), clock())  # the pass ends; the next one starts for "late"
     assert registry.view(late.id, clock()).state is SessionState.ACTIVE
     assert pool.opened.count("debian:12") == 2
     assert "debian:12" in pool.closed
@@ -110,7 +114,7 @@ def test_waiting_sessions_are_activated_first_come_first_served(clock: ManualClo
     activated = []
     current = active.id
     for _ in order:
-        registry.finished(current, 1, clock())
+        registry.finished(current, done(1), clock())
         (current,) = [s for s in order if registry.view(s, clock()).state is SessionState.ACTIVE]
         activated.append(current)
     assert activated == order
@@ -148,7 +152,7 @@ def test_silent_active_sessions_are_expelled_and_their_place_given(clock: Manual
 def test_ended_sessions_are_forgotten_after_the_timeout(clock: ManualClock) -> None:
     registry, _ = make_registry(clock, timeout=30)
     session = registry.open("debian:12", clock())
-    registry.finished(session.id, 3, clock())
+    registry.finished(session.id, done(3), clock())
     clock.advance(29)
     registry.expire(clock())
     assert registry.view(session.id, clock()).state is SessionState.DONE

@@ -122,7 +122,9 @@ def test_memory_does_not_grow_with_the_archive(go_zip: Path, tmp_path: Path) -> 
 
     small, large = peak(go_zip), peak(bigger)
     assert bigger.stat().st_size > 3.5 * go_zip.stat().st_size
-    assert large < 1.5 * small + (256 << 10)
+    # Holding the export would take three more copies of its 8 MB of records; other threads'
+    # allocations (tracemalloc sees them) are the only slack allowed.
+    assert large - small < 2 << 20, (small, large)
 
 
 def test_a_directory_of_records_serves_the_same(go_zip: Path, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import random
 
 import pytest
@@ -68,7 +70,8 @@ def test_a_single_reader_gets_every_record_in_order_within_bounds() -> None:
     counters = window.counters()
     assert counters.peak_records == 16
     assert counters.received == 500
-    assert window.take_finished() == [("a", 500)]
+    ((session, completion),) = window.take_finished()
+    assert (session, completion.total) == ("a", 500)
 
 
 def test_readers_at_different_speeds_slide_the_window_within_its_bounds() -> None:
@@ -156,7 +159,8 @@ def test_the_original_protocol_acknowledges_each_batch_on_the_next_poll() -> Non
     assert got == expected_names(feed)
     pump(window, [feed])
     assert read(window, "a", None).state is ReadState.DONE
-    assert window.take_finished() == [("a", 30)]
+    ((session, completion),) = window.take_finished()
+    assert (session, completion.total) == ("a", 30)
     assert window.read("a", None, 0.0) is None  # no longer a reader
 
 
@@ -324,3 +328,34 @@ def test_a_record_larger_than_a_reply_still_goes_out_alone() -> None:
     assert window.next_fetch() is not None
     window.deliver(Delivery(((huge, huge), (b"{}", b"{}"))))
     assert read(window, "a", 0).records == (huge,)
+
+
+def test_a_done_reader_gets_the_digest_of_the_records_as_its_protocol_sent_them() -> None:
+    records = [
+        (b'{"name":"%d"}' % i, b'{"name":"%d","aliases":["A-%d"]}' % (i, i)) for i in range(7)
+    ]
+    window = Window(PLATFORM, WindowBounds(max_records=3, max_bytes=1 << 20, batch_size=2), 1)
+    window.join("legacy", 0.0)
+    window.join("v1", 0.0)
+    received: dict[str, list[bytes]] = {"legacy": [], "v1": []}
+    cursor = 0
+    results = {}
+    feed = iter(records)
+    while len(results) < 2:
+        if (request := window.next_fetch()) is not None:
+            batch = tuple(itertools.islice(feed, request.max_records))
+            window.deliver(Delivery(batch, exhausted=len(batch) < request.max_records))
+        for sid in ("legacy", "v1"):
+            if sid in results:
+                continue
+            result = read(window, sid, None if sid == "legacy" else cursor)
+            if result.state is ReadState.READY:
+                received[sid] += result.records
+                if sid == "v1":
+                    cursor = result.next_cursor
+            elif result.state is ReadState.DONE:
+                results[sid] = result
+    for sid, shape in (("legacy", 0), ("v1", 1)):
+        assert received[sid] == [r[shape] for r in records]
+        expected = hashlib.sha256(b"".join(r[shape] + b"\n" for r in records)).hexdigest()
+        assert (results[sid].total, results[sid].sha256) == (7, expected)

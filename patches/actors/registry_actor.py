@@ -13,7 +13,7 @@ from patches.actors.health import HealthBoard
 from patches.actors.window_pool import ActorWindowPool, PoolCounters
 from patches.core.errors import PatchesError
 from patches.core.registry import RegistryCounters, SessionRegistry
-from patches.core.results import SessionView
+from patches.core.results import Completion, SessionView
 
 __all__ = ["RegistryActor", "RegistryStatus"]
 
@@ -73,9 +73,9 @@ class RegistryActor(pykka.ThreadingActor):
         """Expel sessions not heard from within the timeout (the supervisor's tick)."""
         return self._registry.expire(now)
 
-    def session_finished(self, session_id: str, total: int) -> None:
+    def session_finished(self, session_id: str, completion: Completion) -> None:
         """A window says a session has read and acknowledged its whole pass."""
-        self._registry.finished(session_id, total, self._clock())
+        self._registry.finished(session_id, completion, self._clock())
 
     def window_failed(self, window_id: int, platform: str, error: str) -> None:
         """A window's pass failed; ignored if that window was already replaced."""

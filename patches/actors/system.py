@@ -112,6 +112,7 @@ class PatchesSystem:
         *,
         sources: Sequence[Source] | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        stall_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = new_session_id,
         ticker: bool = True,
@@ -122,6 +123,7 @@ class PatchesSystem:
             sources: source instances to serve instead of the configuration's ``[[sources]]``
                 (for programs that bring their own).
             retry: how the ``sources`` given are retried (configured sources have their own).
+            stall_seconds: how long the ``sources`` given may leave a fetch unanswered.
             clock: monotonic seconds; injected by tests.
             new_id: session id generator; injected by tests.
             ticker: sweep for idle sessions every ``Config.sweep_seconds``; tests that drive
@@ -132,7 +134,7 @@ class PatchesSystem:
         """
         system = cls(config, clock=clock)
         try:
-            system._start(sources, retry, new_id, ticker)
+            system._start(sources, retry, stall_seconds, new_id, ticker)
         except BaseException:
             system.stop()
             raise
@@ -142,6 +144,7 @@ class PatchesSystem:
         self,
         sources: Sequence[Source] | None,
         retry: RetryPolicy,
+        stall_seconds: float,
         new_id: Callable[[], str],
         ticker: bool,
     ) -> None:
@@ -149,10 +152,12 @@ class PatchesSystem:
         if sources is None:
             sources = [build_source(s.kind, s.name, s.options) for s in config.sources]
             retries = [RetryPolicy(s.retries, s.retry_backoff_seconds) for s in config.sources]
+            stalls = [s.stall_seconds for s in config.sources]
         else:
             retries = [retry for _ in sources]
-        by_platform: dict[str, list[pykka.ActorProxy[FeedActor]]] = {}
-        for source, retry in zip(sources, retries, strict=True):
+            stalls = [stall_seconds for _ in sources]
+        by_platform: dict[str, list[tuple[pykka.ActorProxy[FeedActor], float]]] = {}
+        for source, retry, stall in zip(sources, retries, stalls, strict=True):
             ref = FeedActor.start(Feed(source, retry), self.health)
             self._feed_refs.append(ref)
             proxy = ref.proxy()
@@ -167,7 +172,7 @@ class PatchesSystem:
             if isinstance(platforms, SourceError):
                 raise StartupError(f"source {source.name!r} cannot list its platforms: {platforms}")
             for platform in platforms:
-                by_platform.setdefault(platform, []).append(proxy)
+                by_platform.setdefault(platform, []).append((proxy, stall))
         if not by_platform:
             raise StartupError("no source serves any platform")
         self._platforms = {p.lower(): p for p in sorted(by_platform)}
@@ -287,9 +292,11 @@ class PatchesSystem:
         state = _STATE_TO_READ[view.state]
         # ACTIVE here means the registry has not yet heard that the session finished, or has
         # activated it a moment ago: answer "retry shortly", which loses nothing.
+        completion = view.completion
         return ReadResult(
             state,
             total=view.total,
+            sha256=None if completion is None else completion.sha256(v1=cursor is not None),
             queue_position=view.queue_position,
             error=view.error,
             waiting_for=view.waiting_for,

@@ -12,7 +12,7 @@ import pykka
 
 from patches.actors.health import HealthBoard
 from patches.core.errors import CursorConflict
-from patches.core.results import Delivery, ReadResult
+from patches.core.results import Completion, Delivery, ReadResult
 from patches.core.window import Window, WindowCounters
 
 if TYPE_CHECKING:
@@ -24,8 +24,10 @@ __all__ = ["WindowActor", "health_name"]
 log = logging.getLogger(__name__)
 
 
-def _finished(session_id: str, total: int) -> Callable[[pykka.ActorProxy[RegistryActor]], object]:
-    return lambda registry: registry.session_finished.defer(session_id, total)
+def _finished(
+    session_id: str, completion: Completion
+) -> Callable[[pykka.ActorProxy[RegistryActor]], object]:
+    return lambda registry: registry.session_finished.defer(session_id, completion)
 
 
 def health_name(window_id: int) -> str:
@@ -79,10 +81,12 @@ class WindowActor(pykka.ThreadingActor):
         return result
 
     def idle_readers(self, cutoff: float) -> list[str]:
+        """Readers silent since ``cutoff``; a sweep also looks for a stalled fetch."""
+        self._pump()
         return self._window.idle_readers(cutoff)
 
-    def touch(self, session_id: str) -> None:
-        self._window.touch(session_id, self._clock())
+    def touch(self, session_id: str, now: float) -> None:
+        self._window.touch(session_id, now)
 
     def deliver(self, stream: Hashable, delivery: Delivery) -> None:
         """Records from a source reader, in answer to this window's last fetch."""
@@ -99,7 +103,10 @@ class WindowActor(pykka.ThreadingActor):
 
         Never raises: it runs after a read was served, and that answer must not be lost.
         """
-        request = self._window.next_fetch()
+        now = self._clock()
+        if self._window.check_stalled(now):
+            self._report_failure()
+        request = self._window.next_fetch(now)
         if request is not None:
             feed = self._feeds[request.source_index]
             try:
@@ -107,8 +114,8 @@ class WindowActor(pykka.ThreadingActor):
             except pykka.ActorDeadError:
                 self._window.fail("internal error: the source reader has stopped")
                 self._report_failure()
-        for session_id, total in self._window.take_finished():
-            self._tell_registry(_finished(session_id, total))
+        for session_id, completion in self._window.take_finished():
+            self._tell_registry(_finished(session_id, completion))
 
     def _report_failure(self) -> None:
         platform, error = self._window.platform, self._window.error or "internal error"

@@ -60,7 +60,7 @@ class ActorWindowPool:
         self,
         bounds: WindowBounds,
         budget: MemoryBudget,
-        feeds: Mapping[str, Sequence[pykka.ActorProxy[FeedActor]]],
+        feeds: Mapping[str, Sequence[tuple[pykka.ActorProxy[FeedActor], float]]],
         directory: SessionDirectory,
         health: HealthBoard,
         clock: Callable[[], float],
@@ -110,11 +110,11 @@ class ActorWindowPool:
             with contextlib.suppress(pykka.ActorDeadError):
                 window.proxy.leave.defer(session_id)
 
-    def touch(self, platform: str, session_id: str) -> None:
+    def touch(self, platform: str, session_id: str, now: float) -> None:
         window = self._open.get(platform)
         if window is not None:
             with contextlib.suppress(pykka.ActorDeadError):
-                window.proxy.touch.defer(session_id)
+                window.proxy.touch.defer(session_id, now)
 
     def close(self, platform: str) -> None:
         window = self._open.pop(platform, None)
@@ -178,11 +178,12 @@ class ActorWindowPool:
                     platform, _memory_line(self._budget.counters()),
                 )  # fmt: skip
             return None
-        feeds = self._feeds[platform]
+        feeds = [feed for feed, _ in self._feeds[platform]]
+        stall = tuple(stall for _, stall in self._feeds[platform])
         bounds = WindowBounds(self._bounds.max_records, allowance, self._bounds.batch_size)
         ref = WindowActor.start(
             window_id,
-            Window(platform, bounds, len(feeds)),
+            Window(platform, bounds, len(feeds), stall),
             feeds,
             self._registry,
             self._clock,

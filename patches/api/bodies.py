@@ -37,7 +37,15 @@ def legacy_waiting(message: str) -> bytes:
 
 
 def legacy_done(result: ReadResult) -> bytes:
-    return orjson.dumps({"error": None, "vulnerabilities": [], "done": True, "total": result.total})
+    return orjson.dumps(
+        {
+            "error": None,
+            "vulnerabilities": [],
+            "done": True,
+            "total": result.total,
+            "sha256": result.sha256,
+        }
+    )
 
 
 def v1_batch(result: ReadResult) -> bytes:
@@ -69,8 +77,9 @@ def session_body(view: SessionView) -> dict[str, Any]:
         body["queuePosition"] = view.queue_position
     if view.waiting_for is not None:
         body["waitingFor"] = view.waiting_for
-    if view.total is not None:
-        body["total"] = view.total
+    if view.completion is not None:
+        body["total"] = view.completion.total
+        body["sha256"] = view.completion.sha256_v1
     if view.error is not None:
         body["error"] = view.error
     return body

@@ -71,7 +71,8 @@ class VulnerabilitiesResource:
         if result.state is ReadState.READY:
             self._slots.send(resp, lambda: bodies.v1_batch(result))
         elif result.state is ReadState.DONE:
-            resp.data = bodies.v1_empty(cursor, done=True, extra={"total": result.total})
+            completion = {"total": result.total, "sha256": result.sha256}
+            resp.data = bodies.v1_empty(cursor, done=True, extra=completion)
         elif result.state is ReadState.FAILED:
             raise source_failed(result)
         else:

@@ -192,7 +192,14 @@ def _sources(
             problems.add(key_where("name"), f"{common.name!r} is the name of another source")
         seen.add(common.name)
         result.append(
-            SourceConfig(kind, common.name, built, common.retries, common.retry_backoff_seconds)
+            SourceConfig(
+                kind,
+                common.name,
+                built,
+                common.retries,
+                common.retry_backoff_seconds,
+                common.stall_seconds,
+            )
         )
     return tuple(result)
 

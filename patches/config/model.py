@@ -81,6 +81,9 @@ class SourceCommon:
     retries: int = field(default=4, metadata={"min": 1, "max": 100})
     #: First pause between attempts; it doubles each time, up to 30 s.
     retry_backoff_seconds: float = field(default=0.5, metadata={"min": 0.0})
+    #: A fetch not answered within this (a source that hangs) fails the pass, so its sessions are
+    #: told instead of waiting for ever. Leave room for the retries.
+    stall_seconds: float = field(default=300.0, metadata={"min": 0.1})
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class SourceConfig:
     options: Any
     retries: int = 4
     retry_backoff_seconds: float = 0.5
+    stall_seconds: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Protocol
 
 from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
-from patches.core.results import SessionState, SessionView
+from patches.core.results import Completion, SessionState, SessionView
 
 __all__ = ["Join", "RegistryCounters", "SessionLimits", "SessionRegistry", "WindowPool"]
 
@@ -54,8 +54,8 @@ class WindowPool(Protocol):
         that does not answer in time is left for the next sweep, so no session is half-expelled.
         """
 
-    def touch(self, platform: str, session_id: str) -> None:
-        """The scanner of an active session was heard from (about its session, not a read)."""
+    def touch(self, platform: str, session_id: str, now: float) -> None:
+        """The scanner of an active session was heard from at ``now`` (not with a read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ class _Session:
     ticket: int
     state: SessionState
     last_contact: float
-    total: int | None = None
+    completion: Completion | None = None
     error: str | None = None
 
 
@@ -151,7 +151,7 @@ class SessionRegistry:
             if session.state is SessionState.QUEUED:
                 session.last_contact = now
             else:
-                self._windows.touch(session.platform, session_id)
+                self._windows.touch(session.platform, session_id, now)
             return self._view(session)
         ended = self._ended.get(session_id)
         if ended is None:
@@ -176,12 +176,12 @@ class SessionRegistry:
 
     # -- events from windows and the timeout supervisor ------------------------------------------
 
-    def finished(self, session_id: str, total: int, now: float) -> None:
+    def finished(self, session_id: str, completion: Completion, now: float) -> None:
         """A session read its whole pass. Idempotent: a late or repeated event changes nothing."""
         session = self._live.get(session_id)
         if session is None or session.state is not SessionState.ACTIVE:
             return
-        session.total = total
+        session.completion = completion
         self._finished += 1
         self._end(session, SessionState.DONE, now)
         self._activate()
@@ -245,9 +245,10 @@ class SessionRegistry:
             session.platform,
             session.state,
             position,
-            session.total,
+            None if session.completion is None else session.completion.total,
             session.error,
             waiting_for,
+            session.completion,
         )
 
     def _waiting_for(self, platform: str) -> str:

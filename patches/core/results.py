@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "Completion",
     "Delivery",
     "EncodedRecord",
     "FetchRequest",
@@ -42,6 +43,22 @@ class ReadState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """How a scanner proves it received a whole pass: the records' count and SHA-256 digests.
+
+    A digest is SHA-256 over the records in order, each as its JSON bytes followed by a line
+    feed; one for each protocol's record shape (they differ where the v1 API adds ``aliases``).
+    """
+
+    total: int
+    sha256_original: str
+    sha256_v1: str
+
+    def sha256(self, v1: bool) -> str:
+        return self.sha256_v1 if v1 else self.sha256_original
+
+
+@dataclass(frozen=True, slots=True)
 class ReadResult:
     """One poll's answer: the batch's encoded records, the window's own bytes (never copied)."""
 
@@ -53,6 +70,8 @@ class ReadResult:
     next_cursor: int = 0
     #: Records in the whole pass, once known (when done).
     total: int | None = None
+    #: The SHA-256 digest of the pass in this protocol's shape (when done).
+    sha256: str | None = None
     queue_position: int | None = None
     error: str | None = None
     waiting_for: str | None = None
@@ -76,6 +95,8 @@ class SessionView:
     error: str | None = None
     #: What a queued session waits for: a free place, its platform's next pass, or memory.
     waiting_for: str | None = None
+    #: The pass's count and digests, once the session is done.
+    completion: Completion | None = None
 
 
 @dataclass(frozen=True, slots=True)

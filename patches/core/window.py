@@ -11,11 +11,12 @@ Positions are stream positions; a reader's cursor counts from the position where
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from patches.core.budget import MAX_REPLY_BYTES, record_cost
 from patches.core.errors import CursorConflict
-from patches.core.results import Delivery, FetchRequest, ReadResult, ReadState
+from patches.core.results import Completion, Delivery, FetchRequest, ReadResult, ReadState
 
 __all__ = ["Window", "WindowBounds", "WindowCounters"]
 
@@ -63,12 +64,26 @@ class _Reader:
 class Window:
     """One platform's window; a plain class, driven by its actor (or a test) one call at a time."""
 
-    def __init__(self, platform: str, bounds: WindowBounds, sources: int) -> None:
+    def __init__(
+        self,
+        platform: str,
+        bounds: WindowBounds,
+        sources: int,
+        stall_seconds: tuple[float, ...] | None = None,
+    ) -> None:
+        """
+        Args:
+            sources: how many sources serve the platform; they are read one after another.
+            stall_seconds: for each source, how long a fetch may go unanswered before the pass
+                fails (a source that hangs); None waits for ever.
+        """
         if sources < 1:
             raise ValueError("a window needs at least one source")
         self.platform = platform
         self.bounds = bounds
         self._sources = sources
+        self._stall_seconds = stall_seconds
+        self._fetch_started = 0.0
         self._source_index = 0
         #: The records as the original protocol sends them, and as the v1 API does.
         self._records: list[bytes] = []
@@ -76,7 +91,11 @@ class Window:
         self._base = 0
         self._bytes = 0
         self._readers: dict[str, _Reader] = {}
-        self._finished: list[tuple[str, int]] = []
+        self._finished: list[tuple[str, Completion]] = []
+        #: Digests of the pass so far, for each protocol's shape; final once exhausted.
+        self._sha_original = hashlib.sha256()
+        self._sha_v1 = hashlib.sha256()
+        self._completion: Completion | None = None
         self._in_flight = False
         self._next_size = 0
         self._exhausted = False
@@ -129,8 +148,8 @@ class Window:
     def readers(self) -> int:
         return len(self._readers)
 
-    def take_finished(self) -> list[tuple[str, int]]:
-        """Readers that read the whole pass since the last call, with the pass's record count."""
+    def take_finished(self) -> list[tuple[str, Completion]]:
+        """Readers that read the whole pass since the last call, with the pass's completion."""
         finished, self._finished = self._finished, []
         return finished
 
@@ -164,11 +183,17 @@ class Window:
         if position >= end:
             if not self._exhausted:
                 return ReadResult(ReadState.PENDING, cursor=relative, next_cursor=relative)
-            total = end - reader.start
+            completion = self._complete()
             del self._readers[session_id]
-            self._finished.append((session_id, total))
+            self._finished.append((session_id, completion))
             self._release()
-            return ReadResult(ReadState.DONE, cursor=relative, next_cursor=relative, total=total)
+            return ReadResult(
+                ReadState.DONE,
+                cursor=relative,
+                next_cursor=relative,
+                total=completion.total,
+                sha256=completion.sha256(v1=cursor is not None),
+            )
         first = position - self._base
         records = self._records if cursor is None else self._records_v1
         batch = records[first : first + self.bounds.batch_size]
@@ -185,7 +210,7 @@ class Window:
 
     # -- filling ---------------------------------------------------------------------------------
 
-    def next_fetch(self) -> FetchRequest | None:
+    def next_fetch(self, now: float = 0.0) -> FetchRequest | None:
         """What to ask the sources for now, if anything; at most one request is in flight.
 
         The window asks only while it has readers and room for at least half a batch (or for the
@@ -202,7 +227,18 @@ class Window:
         if room_records < 1 or room_bytes < max(1, self._next_size):
             return None
         self._in_flight = True
+        self._fetch_started = now
         return FetchRequest(self._source_index, room_records, room_bytes, self.bounds.max_bytes)
+
+    def check_stalled(self, now: float) -> bool:
+        """Fail the pass if its fetch has gone unanswered too long; True if it did now."""
+        if not self._in_flight or self._stall_seconds is None or self._error is not None:
+            return False
+        limit = self._stall_seconds[self._source_index]
+        if now - self._fetch_started <= limit:
+            return False
+        self.fail(f"source #{self._source_index + 1} did not deliver within {limit:g} s")
+        return True
 
     def deliver(self, delivery: Delivery) -> None:
         """Take the records a source sent in answer to :meth:`next_fetch`."""
@@ -216,6 +252,9 @@ class Window:
             return
         self._records.extend(legacy for legacy, _ in records)
         self._records_v1.extend(v1 for _, v1 in records)
+        for legacy, v1 in records:
+            self._sha_original.update(legacy + b"\n")
+            self._sha_v1.update(v1 + b"\n")
         if records:
             self._longest = max(self._longest, max(len(v1) for _, v1 in records))
         self._bytes += size
@@ -253,6 +292,14 @@ class Window:
             exhausted=self._exhausted,
             error=self._error,
         )
+
+    def _complete(self) -> Completion:
+        """The pass's count and digests (every reader starts at the pass's start, today)."""
+        if self._completion is None:
+            self._completion = Completion(
+                self._received, self._sha_original.hexdigest(), self._sha_v1.hexdigest()
+            )
+        return self._completion
 
     def _release(self) -> None:
         """Drop the records every reader has acknowledged."""
