@@ -10,7 +10,10 @@ from typing import Any
 
 import waitress
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
+from patches.api.errors import error_document
 from patches.config import ServerConfig
 
 __all__ = ["HttpServer"]
@@ -32,7 +35,11 @@ class HttpServer:
             asyncore_use_poll=True,
             ident="patches",
             clear_untrusted_proxy_headers=True,
+            # Backstops: the API refuses smaller excesses itself, with JSON errors (api/limits.py).
+            max_request_header_size=64 * 1024,
+            max_request_body_size=1024 * 1024,
         )
+        self._server.channel_class = _JsonErrorChannel
         # waitress warns on every request that waits for a free thread: noise under load.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = config.host
@@ -69,3 +76,22 @@ class HttpServer:
             thread.join(10)
             if thread.is_alive():  # pragma: no cover - reported, never hangs the caller
                 log.error("the HTTP server did not stop within 10 s")
+
+
+class _JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's answer to a request it cannot parse (bad request line, headers too large),
+    in the API's JSON error shape instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        status = f"{error.code} {error.reason}"
+        body = error_document(status, f"{error.reason}: {error.body}")
+        self.status = status
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = _JsonErrorTask

@@ -489,3 +489,37 @@ def test_replies_give_their_slots_back(client: falcon.testing.TestClient) -> Non
         opened = post_session(client, "alpine:3.19")["id"]
         assert until_not_202(lambda s=opened: read_v1(client, s, 0)).status_code == 200
         client.simulate_delete(f"/v1/sessions/{opened}")
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+def test_an_overlong_query_or_path_is_414(client: falcon.testing.TestClient) -> None:
+    assert_error(
+        client.simulate_get("/", query_string="session=" + "a" * 3000), 414, "uri_too_long"
+    )
+    assert_error(client.simulate_get("/v1/sessions/" + "a" * 2000), 414, "uri_too_long")
+
+
+def test_an_overlong_body_is_413(client: falcon.testing.TestClient) -> None:
+    big = b'{"platform": "' + b"x" * 20_000 + b'"}'
+    told = client.simulate_post(
+        "/v1/sessions", body=big, headers={"content-type": "application/json"}
+    )
+    assert_error(told, 413, "payload_too_large")
+
+
+def test_v1_a_scanner_may_ask_for_smaller_batches(client: falcon.testing.TestClient) -> None:
+    session = post_session(client)["id"]
+    result = until_not_202(
+        lambda: client.simulate_get(
+            f"/v1/sessions/{session}/vulnerabilities", params={"cursor": 0, "limit": 4}
+        )
+    )
+    assert result.status_code == 200
+    assert (len(result.json["vulnerabilities"]), result.json["nextCursor"]) == (4, 4)
+    for bad in ("0", "16", "-3"):  # the batch size is 15
+        refused = client.simulate_get(
+            f"/v1/sessions/{session}/vulnerabilities", query_string=f"cursor=0&limit={bad}"
+        )
+        assert_error(refused, 400, "invalid_parameter")

@@ -269,11 +269,14 @@ class PatchesSystem:
         view: SessionView = self._ask(lambda: self._registry_proxy().view(session_id))
         return view
 
-    def read(self, session_id: str, cursor: int | None = None) -> ReadResult:
+    def read(
+        self, session_id: str, cursor: int | None = None, *, limit: int | None = None
+    ) -> ReadResult:
         """The session's next batch, acknowledging everything before ``cursor``.
 
         One round trip to the session's window when it is active; one to the registry otherwise.
         ``cursor=None`` is the original protocol: continue after the last batch handed out.
+        ``limit`` asks for fewer records than the batch size.
 
         Raises:
             UnknownSession, SessionGone, CursorConflict, Unavailable.
@@ -282,7 +285,7 @@ class PatchesSystem:
         if window is not None:
             try:
                 result: ReadResult | None = self._ask(
-                    lambda: window.read(session_id, cursor), dead_ok=True
+                    lambda: window.read(session_id, cursor, limit), dead_ok=True
                 )
             except pykka.ActorDeadError:
                 result = None  # the window closed or died meanwhile: the registry knows the rest

@@ -74,9 +74,11 @@ class WindowActor(pykka.ThreadingActor):
         self._window.leave(session_id)
         self._pump()
 
-    def read(self, session_id: str, cursor: int | None) -> ReadResult | CursorConflict | None:
+    def read(
+        self, session_id: str, cursor: int | None, limit: int | None = None
+    ) -> ReadResult | CursorConflict | None:
         """A session's next batch (see :meth:`Window.read`); ``None`` if not a reader here."""
-        result = self._window.read(session_id, cursor, self._clock())
+        result = self._window.read(session_id, cursor, self._clock(), limit)
         self._pump()
         return result
 

@@ -9,6 +9,7 @@ import orjson
 from patches.actors.system import PatchesSystem
 from patches.api.errors import install_error_handling
 from patches.api.legacy import LegacyResource
+from patches.api.limits import RequestLimits
 from patches.api.replies import ReplySlots
 from patches.api.server_status import HealthResource, StatusResource
 from patches.api.v1 import (
@@ -24,7 +25,7 @@ __all__ = ["create_app"]
 def create_app(system: PatchesSystem) -> falcon.App[falcon.Request, falcon.Response]:
     """The WSGI application serving both protocols for ``system``."""
     retry_after = system.config.server.retry_after_seconds
-    app = falcon.App(media_type=falcon.MEDIA_JSON)
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[RequestLimits()])
     json = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json

@@ -22,7 +22,7 @@ from patches.core.errors import (
     UnknownSession,
 )
 
-__all__ = ["ApiError", "install_error_handling"]
+__all__ = ["ApiError", "error_document", "install_error_handling"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,12 @@ def error_body(req: falcon.Request, error: falcon.HTTPError) -> dict[str, Any]:
 def _serialize(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
     resp.data = orjson.dumps(error_body(req, error))
     resp.content_type = falcon.MEDIA_JSON
+
+
+def error_document(status: str, message: str) -> bytes:
+    """An error in the API's shape for a status line (``"431 Request Header Fields Too Large"``);
+    for errors answered before the application runs."""
+    return orjson.dumps({"error": message, "code": _slug(status)})
 
 
 def _phrase(title: str) -> str:

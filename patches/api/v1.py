@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import falcon
+import orjson
 
 from patches.actors.system import PatchesSystem
 from patches.api import bodies
 from patches.api.errors import ApiError
+from patches.api.limits import MAX_BODY_BYTES, too_large
 from patches.api.replies import ReplySlots, source_failed, wait, waiting_message
 from patches.core.results import ReadState
 
@@ -22,7 +24,7 @@ class SessionsResource:
         self._system = system
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body: Any = req.get_media()
+        body = _json_body(req)
         if not isinstance(body, dict) or not isinstance(body.get("platform"), str):
             raise ApiError(
                 falcon.HTTP_400,
@@ -64,10 +66,12 @@ class VulnerabilitiesResource:
         self._system = system
         self._slots = slots
         self._retry_after = retry_after
+        self._batch_size = system.config.window.batch_size
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
         cursor = req.get_param_as_int("cursor", min_value=0, default=0)
-        result = self._system.read(session_id, cursor)
+        limit = req.get_param_as_int("limit", min_value=1, max_value=self._batch_size)
+        result = self._system.read(session_id, cursor, limit=limit)
         if result.state is ReadState.READY:
             self._slots.send(resp, lambda: bodies.v1_batch(result))
         elif result.state is ReadState.DONE:
@@ -84,6 +88,19 @@ class VulnerabilitiesResource:
                 extra["queuePosition"] = result.queue_position
             extra["message"] = waiting_message(result)
             resp.data = bodies.v1_empty(cursor, done=False, extra=extra)
+
+
+def _json_body(req: falcon.Request) -> Any:
+    """The request's JSON body, read within its size limit (a chunked body has no length)."""
+    if req.content_type is not None and not req.content_type.startswith(falcon.MEDIA_JSON):
+        raise falcon.HTTPUnsupportedMediaType(description="the body must be application/json")
+    data = req.bounded_stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise too_large()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise ApiError(falcon.HTTP_400, "invalid_json", "the body is not valid JSON") from None
 
 
 class PlatformsResource:

@@ -156,7 +156,7 @@ class Window:
     # -- reading ---------------------------------------------------------------------------------
 
     def read(
-        self, session_id: str, cursor: int | None, now: float
+        self, session_id: str, cursor: int | None, now: float, limit: int | None = None
     ) -> ReadResult | CursorConflict | None:
         """The next batch for a reader; ``None`` if it is not a reader of this window.
 
@@ -164,6 +164,7 @@ class Window:
             cursor: the reader's cursor to read from, acknowledging everything before it, with
                 records in the v1 API's shape; ``None`` is the original protocol: continue after
                 what was handed out last (acknowledging it), records in the original shape.
+            limit: at most this many records (never more than the batch size).
         """
         reader = self._readers.get(session_id)
         if reader is None:
@@ -196,7 +197,8 @@ class Window:
             )
         first = position - self._base
         records = self._records if cursor is None else self._records_v1
-        batch = records[first : first + self.bounds.batch_size]
+        size = self.bounds.batch_size if limit is None else min(limit, self.bounds.batch_size)
+        batch = records[first : first + size]
         if self._longest * len(batch) > MAX_REPLY_BYTES:
             batch = _within_reply(batch)
         reader.sent = max(reader.sent, position + len(batch))
