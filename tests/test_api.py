@@ -518,7 +518,11 @@ def test_v1_a_scanner_may_ask_for_smaller_batches(client: falcon.testing.TestCli
     )
     assert result.status_code == 200
     assert (len(result.json["vulnerabilities"]), result.json["nextCursor"]) == (4, 4)
-    for bad in ("0", "16", "-3"):  # the batch size is 15
+    more = client.simulate_get(  # more than the batch size (15): the batch size
+        f"/v1/sessions/{session}/vulnerabilities", params={"cursor": 4, "limit": 1000}
+    )
+    assert len(more.json["vulnerabilities"]) == 15
+    for bad in ("0", "100001", "-3"):
         refused = client.simulate_get(
             f"/v1/sessions/{session}/vulnerabilities", query_string=f"cursor=0&limit={bad}"
         )

@@ -276,7 +276,7 @@ class PatchesSystem:
 
         One round trip to the session's window when it is active; one to the registry otherwise.
         ``cursor=None`` is the original protocol: continue after the last batch handed out.
-        ``limit`` asks for fewer records than the batch size.
+        ``limit`` asks for fewer records than the batch size (more gives the batch size).
 
         Raises:
             UnknownSession, SessionGone, CursorConflict, Unavailable.

@@ -17,6 +17,10 @@ from patches.core.results import ReadState
 __all__ = ["PlatformsResource", "SessionResource", "SessionsResource", "VulnerabilitiesResource"]
 
 
+#: The largest ``limit`` a read may ask for; above the batch size, the batch size applies.
+MAX_LIMIT = 100_000
+
+
 class SessionsResource:
     """``POST /v1/sessions`` with ``{"platform": P}``: open a session."""
 
@@ -70,7 +74,7 @@ class VulnerabilitiesResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: str) -> None:
         cursor = req.get_param_as_int("cursor", min_value=0, default=0)
-        limit = req.get_param_as_int("limit", min_value=1, max_value=self._batch_size)
+        limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_LIMIT)
         result = self._system.read(session_id, cursor, limit=limit)
         if result.state is ReadState.READY:
             self._slots.send(resp, lambda: bodies.v1_batch(result))
