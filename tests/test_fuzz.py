@@ -21,8 +21,8 @@ import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
 from patches.actors import PatchesSystem
