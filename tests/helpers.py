@@ -108,6 +108,9 @@ class LocalWindowPool:
     def waiting_for_memory(self, platform: str) -> bool:
         return platform in self.short_of_memory
 
+    def pass_of(self, platform: str) -> int | None:
+        return self.opened.count(platform) if platform in self.windows else None
+
     def release(self, platform: str, session_id: str) -> None:
         window = self.windows.get(platform)
         if window is not None:

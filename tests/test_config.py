@@ -30,7 +30,7 @@ def test_the_embedded_default_serves_the_demo_source() -> None:
 def test_the_embedded_default_documents_every_key_with_its_default() -> None:
     documented = tomllib.loads(default_config_text())
     defaults = Config()
-    for section in ("server", "sessions", "window", "logging"):
+    for section in ("server", "sessions", "window", "memory", "state", "logging"):
         keys = set(getattr(defaults, section).__dataclass_fields__)
         assert set(documented[section]) == keys, section
 

@@ -12,8 +12,9 @@ import pykka
 from patches.actors.health import HealthBoard
 from patches.actors.window_pool import ActorWindowPool, PoolCounters
 from patches.core.errors import PatchesError
-from patches.core.registry import RegistryCounters, SessionRegistry
+from patches.core.registry import RegistryCounters, RestoredSession, SessionRegistry
 from patches.core.results import Completion, SessionView
+from patches.state.store import Snapshot
 
 __all__ = ["RegistryActor", "RegistryStatus"]
 
@@ -49,6 +50,26 @@ class RegistryActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         self._pool.bind(self.actor_ref.proxy())
+
+    def restore(self, snapshot: Snapshot) -> int:
+        """Take up the sessions and passes of before a restart; return the sessions taken up."""
+        by_pass: dict[int, dict[str, int]] = {}
+        for saved in snapshot.sessions:
+            if saved.state == "active" and saved.pass_id is not None:
+                by_pass.setdefault(saved.pass_id, {})[saved.id] = saved.acked
+        restored: set[str] = set()
+        for pass_id, readers in by_pass.items():
+            platform = snapshot.passes.get(pass_id)
+            checkpoints = snapshot.checkpoints.get(pass_id, ())
+            if platform is not None and self._pool.restore(pass_id, platform, checkpoints, readers):
+                restored.update(readers)
+        sessions = [
+            RestoredSession(s.id, s.platform, s.ticket, active=s.id in restored)
+            for s in snapshot.sessions
+            if s.state == "queued" or s.id in restored
+        ]
+        self._registry.restore(sessions, self._clock())
+        return len(sessions)
 
     def open(self, platform: str) -> SessionView | PatchesError:
         try:

@@ -41,6 +41,7 @@ from patches.core.registry import SessionLimits, SessionRegistry
 from patches.core.results import ReadResult, ReadState, SessionState, SessionView
 from patches.core.window import WindowBounds
 from patches.sources import Source, SourceError, build_source
+from patches.state.store import StateStore, open_store
 
 __all__ = ["PatchesSystem", "StartupError", "SystemStatus", "new_session_id"]
 
@@ -98,6 +99,7 @@ class PatchesSystem:
         self._registry_ref: pykka.ActorRef[RegistryActor] | None = None
         self._registry: pykka.ActorProxy[RegistryActor] | None = None
         self._pool: ActorWindowPool | None = None
+        self._store: StateStore | None = None
         self._supervisor_ref: pykka.ActorRef[TimeoutSupervisor] | None = None
         self._ticker: Ticker | None = None
         self._platforms: dict[str, str] = {}
@@ -177,6 +179,8 @@ class PatchesSystem:
             raise StartupError("no source serves any platform")
         self._platforms = {p.lower(): p for p in sorted(by_platform)}
         window, sessions = config.window, config.sessions
+        self._store = store = open_store(config.state.path)
+        snapshot = store.load()
         budget = MemoryBudget(
             config.memory.budget,
             sessions_reserve(sessions.max_active, sessions.max_queued) + replies_reserve(),
@@ -190,16 +194,20 @@ class PatchesSystem:
             self.health,
             self._clock,
             self._timeout,
+            store,
         )
         registry = SessionRegistry(
             SessionLimits(sessions.max_active, sessions.max_queued, sessions.timeout_seconds),
             sorted(by_platform),
             pool,
             new_id,
+            store,
         )
         self._registry_ref = RegistryActor.start(registry, pool, self._clock, self.health)
         self._registry = self._registry_ref.proxy()
-        self._registry.status().get(timeout=STARTUP_TIMEOUT)  # barrier: the registry is up
+        restored = self._registry.restore(snapshot).get(timeout=STARTUP_TIMEOUT)  # and a barrier
+        if restored:
+            log.info("took up %d session(s) from %s", restored, config.state.path)
         watched: dict[str, pykka.ActorRef[Any]] = {"session registry": self._registry_ref}
         for source, ref in zip(sources, self._feed_refs, strict=True):
             watched[f"source reader {source.name!r}"] = ref
@@ -230,6 +238,8 @@ class PatchesSystem:
         stop_all(refs, timeout=self._timeout)
         if self._pool is not None and (left := self._pool.stop_all()):
             log.error("bug: %d window(s) outlived the session registry; stopped them", left)
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> PatchesSystem:
         return self

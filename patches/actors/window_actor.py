@@ -14,6 +14,7 @@ from patches.actors.health import HealthBoard
 from patches.core.errors import CursorConflict
 from patches.core.results import Completion, Delivery, ReadResult
 from patches.core.window import Window, WindowCounters
+from patches.state.store import StateStore
 
 if TYPE_CHECKING:
     from patches.actors.feed_actor import FeedActor
@@ -51,10 +52,12 @@ class WindowActor(pykka.ThreadingActor):
         registry: pykka.ActorProxy[RegistryActor],
         clock: Callable[[], float],
         health: HealthBoard,
+        store: StateStore | None = None,
     ) -> None:
         super().__init__()
         self.window_id = window_id
         self._window = window
+        self._store = store
         self._feeds = tuple(feeds)
         self._registry = registry
         self._clock = clock
@@ -83,8 +86,13 @@ class WindowActor(pykka.ThreadingActor):
         return result
 
     def idle_readers(self, cutoff: float) -> list[str]:
-        """Readers silent since ``cutoff``; a sweep also looks for a stalled fetch."""
+        """Readers silent since ``cutoff``. A sweep also looks for a stalled fetch, and makes the
+        readers' acknowledged cursors durable (a second late at most: v1 scanners send theirs
+        again after a restart, so nothing is lost)."""
         self._pump()
+        if self._store is not None:
+            self._store.save_acks(self._window.take_acks())
+            self._store.forget_checkpoints_below(self.window_id, self._window.slowest)
         return self._window.idle_readers(cutoff)
 
     def touch(self, session_id: str, now: float) -> None:
@@ -93,6 +101,9 @@ class WindowActor(pykka.ThreadingActor):
     def deliver(self, stream: Hashable, delivery: Delivery) -> None:
         """Records from a source reader, in answer to this window's last fetch."""
         self._window.deliver(delivery)
+        if self._store is not None:
+            for checkpoint in self._window.take_checkpoints():
+                self._store.save_checkpoint(self.window_id, checkpoint)
         if self._window.error is not None:
             self._report_failure()
         self._pump()
@@ -131,6 +142,8 @@ class WindowActor(pykka.ThreadingActor):
             log.error("platform %s: the session registry has stopped", self._window.platform)
 
     def on_stop(self) -> None:
+        if self._store is not None:  # a clean stop loses not even a sweep's acknowledgements
+            self._store.save_acks(self._window.take_acks())
         for feed in self._feeds:
             with contextlib.suppress(pykka.ActorDeadError):
                 feed.release.defer(self.window_id)

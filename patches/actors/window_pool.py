@@ -21,7 +21,9 @@ from patches.actors.stopping import stop_all
 from patches.actors.window_actor import WindowActor, health_name
 from patches.core.budget import MemoryBudget, MemoryCounters
 from patches.core.registry import Join
+from patches.core.results import Checkpoint
 from patches.core.window import Window, WindowBounds, WindowCounters
+from patches.state.store import StateStore
 
 if TYPE_CHECKING:
     from patches.actors.feed_actor import FeedActor
@@ -65,8 +67,10 @@ class ActorWindowPool:
         health: HealthBoard,
         clock: Callable[[], float],
         ask_timeout: float,
+        store: StateStore | None = None,
     ) -> None:
         self._bounds = bounds
+        self._store = store
         self._budget = budget
         self._feeds = feeds
         self._directory = directory
@@ -92,7 +96,7 @@ class ActorWindowPool:
     # -- WindowPool ------------------------------------------------------------------------------
 
     def join(self, platform: str, session_id: str) -> Join:
-        window = self._open.get(platform) or self._start(platform)
+        window = self._open.get(platform) or self._start(platform, next(self._ids), None)
         if window is None:
             return Join.NO_MEMORY
         if not self._ask(window, lambda w: w.join(session_id), default=False):
@@ -102,6 +106,44 @@ class ActorWindowPool:
 
     def waiting_for_memory(self, platform: str) -> bool:
         return self._budget.waiting_for_memory(platform)
+
+    def pass_of(self, platform: str) -> int | None:
+        return self.current(platform)
+
+    def restore(
+        self,
+        pass_id: int,
+        platform: str,
+        checkpoints: Sequence[Checkpoint],
+        readers: Mapping[str, int],
+    ) -> bool:
+        """Take up a pass of before a restart, at its last checkpoint at or below its readers'
+        cursors; False if it cannot be (platform no longer served, or no memory for it)."""
+        self._ids = itertools.count(max(next(self._ids), pass_id + 1))
+        if platform not in self._feeds or platform in self._open:
+            return False
+        slowest = min(readers.values(), default=0)
+        checkpoint = max(
+            (c for c in checkpoints if c.position <= slowest),
+            key=lambda c: c.position,
+            default=Checkpoint(0, 0, None),
+        )
+        window = self._start(
+            platform,
+            pass_id,
+            lambda bounds, feeds, stall: Window.restored(
+                platform, bounds, feeds, stall, checkpoint, readers, self._clock()
+            ),
+        )
+        if window is None:
+            return False
+        for session_id in readers:
+            self._directory.publish(session_id, window.proxy)
+        log.info(
+            "platform %s: pass %d taken up at record %d for %d session(s)",
+            platform, pass_id, checkpoint.position, len(readers),
+        )  # fmt: skip
+        return True
 
     def release(self, platform: str, session_id: str) -> None:
         self._directory.withdraw(session_id)
@@ -131,6 +173,8 @@ class ActorWindowPool:
             )  # fmt: skip
         window.ref.stop(block=False)
         self._budget.release(window.window_id)
+        if self._store is not None:
+            self._store.close_pass(window.window_id)
         self._health.clear(health_name(window.window_id))  # the next pass gets a new window
 
     def idle_readers(self, cutoff: float) -> list[str]:
@@ -164,11 +208,18 @@ class ActorWindowPool:
         stop_all((window.ref for window in windows), timeout=self._timeout)
         return len(windows)
 
-    def _start(self, platform: str) -> _Open | None:
-        """Open a window if the budget allows one; None (the platform waits) if not."""
+    def _start(
+        self,
+        platform: str,
+        window_id: int,
+        make: Callable[[WindowBounds, int, tuple[float, ...]], Window] | None,
+    ) -> _Open | None:
+        """Open a window if the budget allows one; None (the platform waits) if not.
+
+        ``make`` builds a restored window; a new pass gets a fresh one, recorded in the store.
+        """
         if self._registry is None:
             raise RuntimeError("the window pool is not bound to a registry")
-        window_id = next(self._ids)
         was_waiting = self._budget.waiting_for_memory(platform)
         allowance = self._budget.allocate(window_id, platform)
         if allowance is None:
@@ -181,13 +232,15 @@ class ActorWindowPool:
         feeds = [feed for feed, _ in self._feeds[platform]]
         stall = tuple(stall for _, stall in self._feeds[platform])
         bounds = WindowBounds(self._bounds.max_records, allowance, self._bounds.batch_size)
+        if make is None:
+            logic = Window(platform, bounds, len(feeds), stall)
+            if self._store is not None:
+                self._store.open_pass(window_id, platform)
+                self._store.save_checkpoint(window_id, Checkpoint(0, 0, None))
+        else:
+            logic = make(bounds, len(feeds), stall)
         ref = WindowActor.start(
-            window_id,
-            Window(platform, bounds, len(feeds), stall),
-            feeds,
-            self._registry,
-            self._clock,
-            self._health,
+            window_id, logic, feeds, self._registry, self._clock, self._health, self._store
         )
         window = self._open[platform] = _Open(window_id, ref, ref.proxy())
         self._passes[platform] += 1

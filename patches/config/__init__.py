@@ -8,6 +8,7 @@ from patches.config.model import (
     ServerConfig,
     SessionsConfig,
     SourceConfig,
+    StateConfig,
     WindowConfig,
 )
 from patches.config.schema import ByteSize, parse_size
@@ -21,6 +22,7 @@ __all__ = [
     "ServerConfig",
     "SessionsConfig",
     "SourceConfig",
+    "StateConfig",
     "WindowConfig",
     "default_config_text",
     "load_config",

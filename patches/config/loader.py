@@ -22,6 +22,7 @@ from patches.config.model import (
     SessionsConfig,
     SourceCommon,
     SourceConfig,
+    StateConfig,
     WindowConfig,
 )
 from patches.config.schema import Problems, build
@@ -36,6 +37,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "sessions": SessionsConfig,
     "window": WindowConfig,
     "memory": MemoryConfig,
+    "state": StateConfig,
     "logging": LoggingConfig,
 }
 

@@ -6,6 +6,7 @@ Defaults here are the shipped defaults; ``patches/default.toml`` documents them 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from patches.config.schema import ByteSize
@@ -18,6 +19,7 @@ __all__ = [
     "SessionsConfig",
     "SourceCommon",
     "SourceConfig",
+    "StateConfig",
     "WindowConfig",
 ]
 
@@ -66,6 +68,16 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    """``[state]``: where the durable state lives, so a restarted server goes on where it stopped.
+
+    A file name ``:memory:`` keeps it in memory (nothing survives a restart; for tests).
+    """
+
+    path: Path = Path("patches-state.sqlite3")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """``[logging]``."""
 
@@ -106,6 +118,7 @@ class Config:
     sessions: SessionsConfig = SessionsConfig()
     window: WindowConfig = WindowConfig()
     memory: MemoryConfig = MemoryConfig()
+    state: StateConfig = StateConfig()
     logging: LoggingConfig = LoggingConfig()
     sources: tuple[SourceConfig, ...] = ()
     #: Where the configuration came from, for messages.

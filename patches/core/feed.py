@@ -35,15 +35,18 @@ class RetryPolicy:
 
 
 class _Stream:
-    __slots__ = ("iterator", "pending", "platform", "position")
+    __slots__ = ("delivered", "iterator", "pending", "platform", "position")
 
-    def __init__(self, platform: str) -> None:
+    def __init__(self, platform: str, start: Position | None = None) -> None:
         self.platform = platform
         self.iterator: Iterator[SourceRecord] | None = None
         #: Resume position of the last record pulled from the source (delivered or pending).
-        self.position: Position | None = None
-        #: A pulled record that did not fit in the room given; it goes first next time.
-        self.pending: EncodedRecord | None = None
+        self.position: Position | None = start
+        #: Resume position of the last record delivered: what a checkpoint records.
+        self.delivered: Position | None = start
+        #: A pulled record that did not fit in the room given, with its resume position; it goes
+        #: first next time.
+        self.pending: tuple[EncodedRecord, Position | None] | None = None
 
 
 class _Exhausted(Exception):
@@ -73,15 +76,24 @@ class Feed:
         self.failures = 0
 
     def fetch(self, stream: Hashable, platform: str, request: FetchRequest) -> Delivery:
-        """Pull up to the request's room of ``platform``'s records for ``stream``."""
+        """Pull up to the request's room of ``platform``'s records for ``stream``.
+
+        A stream opens at ``request.start`` (a restored pass), else at the source's beginning.
+        """
+        if request.hash_count:
+            return self._hash(platform, request)
         state = self._streams.get(stream)
         if state is None:
-            state = self._streams[stream] = _Stream(platform)
+            state = self._streams[stream] = _Stream(platform, request.start)
         records: list[EncodedRecord] = []
         size = 0
         while len(records) < request.max_records:
             try:
-                data = state.pending if state.pending is not None else self._pull(state)
+                if state.pending is not None:
+                    data, resume = state.pending
+                else:
+                    data = self._pull(state)
+                    resume = state.position
             except _Exhausted:
                 self.release(stream)
                 return Delivery(tuple(records), exhausted=True)
@@ -99,12 +111,35 @@ class Feed:
                     f"than the window's max_bytes ({request.capacity_bytes}); raise it",
                 )
             if size + data_size > request.max_bytes:
-                state.pending = data
-                return Delivery(tuple(records), next_size=data_size)
+                state.pending = (data, resume)
+                return Delivery(tuple(records), next_size=data_size, resume=state.delivered)
             state.pending = None
+            state.delivered = resume
             records.append(data)
             size += data_size
-        return Delivery(tuple(records))
+        return Delivery(tuple(records), resume=state.delivered)
+
+    def _hash(self, platform: str, request: FetchRequest) -> Delivery:
+        """Hash the first ``request.hash_count`` records, from the source's start, keeping none."""
+        assert request.hashes is not None
+        original, v1 = request.hashes
+        state = _Stream(platform)
+        hashed = 0
+        try:
+            while hashed < request.hash_count:
+                legacy, shaped = self._pull(state)
+                original.update(legacy + b"\n")
+                v1.update(shaped + b"\n")
+                hashed += 1
+        except _Exhausted:
+            return Delivery(exhausted=True, hashed=hashed)
+        except (SourceError, _Broken) as e:
+            self.failures += 1
+            return Delivery(error=f"source {self.source.name!r} failed: {e}", hashed=hashed)
+        finally:
+            if state.iterator is not None:
+                _close(state.iterator)
+        return Delivery(hashed=hashed)
 
     def _failure(self, stream: Hashable, records: list[EncodedRecord], why: str) -> Delivery:
         self.failures += 1

@@ -19,7 +19,15 @@ from typing import Protocol
 from patches.core.errors import QueueFull, SessionGone, UnknownPlatform, UnknownSession
 from patches.core.results import Completion, SessionState, SessionView
 
-__all__ = ["Join", "RegistryCounters", "SessionLimits", "SessionRegistry", "WindowPool"]
+__all__ = [
+    "Join",
+    "RegistryCounters",
+    "RestoredSession",
+    "SessionJournal",
+    "SessionLimits",
+    "SessionRegistry",
+    "WindowPool",
+]
 
 
 class Join(Enum):
@@ -41,6 +49,9 @@ class WindowPool(Protocol):
     def waiting_for_memory(self, platform: str) -> bool:
         """The platform's last attempt at a window found too little memory free."""
 
+    def pass_of(self, platform: str) -> int | None:
+        """The id of the platform's current pass (its window), if one is open."""
+
     def release(self, platform: str, session_id: str) -> None:
         """The session no longer reads the platform's window (done, expired, closed)."""
 
@@ -56,6 +67,26 @@ class WindowPool(Protocol):
 
     def touch(self, platform: str, session_id: str, now: float) -> None:
         """The scanner of an active session was heard from at ``now`` (not with a read)."""
+
+
+class SessionJournal(Protocol):
+    """Where live sessions are made durable (the state store), so a restart can take them up."""
+
+    def save_session(
+        self, session_id: str, platform: str, state: str, ticket: int, pass_id: int | None
+    ) -> None: ...
+
+    def forget_session(self, session_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredSession:
+    """A live session as it was before a restart; active ones with their pass restored or not."""
+
+    id: str
+    platform: str
+    ticket: int
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +129,13 @@ class SessionRegistry:
         platforms: Iterable[str],
         windows: WindowPool,
         new_id: Callable[[], str],
+        journal: SessionJournal | None = None,
     ) -> None:
         self.limits = limits
         self.platforms = tuple(platforms)
         self._windows = windows
         self._new_id = new_id
+        self._journal = journal
         self._tickets = itertools.count()
         self._live: dict[str, _Session] = {}
         #: Sessions that ended, kept for ``timeout_seconds`` so their scanner learns how.
@@ -137,7 +170,32 @@ class SessionRegistry:
             self._refused += 1
             raise QueueFull(self.limits.max_queued)
         self._opened += 1
+        if session.state is SessionState.QUEUED:
+            self._save(session)
         return self._view(session)
+
+    def restore(self, sessions: Iterable[RestoredSession], now: float) -> None:
+        """Take up the live sessions of before a restart, in their order.
+
+        Active ones must already be readers of their restored windows; waiting ones keep their
+        places in the queue. Sessions of platforms no longer served are forgotten.
+        """
+        for saved in sorted(sessions, key=lambda s: s.ticket):
+            if saved.platform not in self.platforms:
+                if self._journal is not None:
+                    self._journal.forget_session(saved.id)
+                continue
+            state = SessionState.ACTIVE if saved.active else SessionState.QUEUED
+            session = _Session(saved.id, saved.platform, saved.ticket, state, now)
+            self._live[session.id] = session
+            if saved.active:
+                self._active.setdefault(session.platform, set()).add(session.id)
+                self._active_count += 1
+            else:
+                self._enqueue(session)
+        tickets = [s.ticket for s in self._live.values()]
+        self._tickets = itertools.count(max(tickets, default=-1) + 1)
+        self._activate()
 
     def view(self, session_id: str, now: float) -> SessionView:
         """A session's state; hearing from a queued session keeps it alive.
@@ -235,6 +293,17 @@ class SessionRegistry:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _save(self, session: _Session) -> None:
+        if self._journal is not None:
+            pass_id = (
+                self._windows.pass_of(session.platform)
+                if session.state is SessionState.ACTIVE
+                else None
+            )
+            self._journal.save_session(
+                session.id, session.platform, session.state.value, session.ticket, pass_id
+            )
+
     def _view(self, session: _Session) -> SessionView:
         position = waiting_for = None
         if session.state is SessionState.QUEUED:
@@ -291,6 +360,7 @@ class SessionRegistry:
             session.state = SessionState.ACTIVE
             self._active.setdefault(platform, set()).add(session.id)
             self._active_count += 1
+            self._save(session)
 
     def _end(self, session: _Session, state: SessionState, now: float | None) -> None:
         """Take a live session out of the queue or its window; remember how it ended."""
@@ -305,6 +375,8 @@ class SessionRegistry:
                 del self._active[session.platform]
                 self._windows.close(session.platform)
         del self._live[session.id]
+        if self._journal is not None:
+            self._journal.forget_session(session.id)
         session.state = state
         if now is not None:
             self._ended[session.id] = (session, now)

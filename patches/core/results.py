@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from patches.sources.base import Position
 
 __all__ = [
+    "Checkpoint",
     "Completion",
     "Delivery",
     "EncodedRecord",
@@ -100,6 +104,16 @@ class SessionView:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """At stream ``position``, a pass was reading source ``source_index``; resuming that source at
+    ``resume`` (None: at its start) gives the record at ``position``."""
+
+    position: int
+    source_index: int
+    resume: Position | None
+
+
+@dataclass(frozen=True, slots=True)
 class FetchRequest:
     """A window's request for more records: never more than its free room."""
 
@@ -108,6 +122,13 @@ class FetchRequest:
     max_bytes: int
     #: The window's whole byte bound: a record larger than this can never be held.
     capacity_bytes: int
+    #: Where the source's stream starts, if not at its beginning (a pass restored after a
+    #: restart); used when the stream is opened.
+    start: Position | None = None
+    #: Not records but a digest: hash the first ``hash_count`` records of the source into
+    #: ``hashes`` (original shape, v1 shape), keeping none (a restored pass rebuilding its digest).
+    hash_count: int = 0
+    hashes: tuple[Any, Any] | None = None
 
 
 #: A record encoded for the original protocol and for the v1 API (the same object when equal).
@@ -125,3 +146,7 @@ class Delivery:
     error: str | None = None
     #: Bytes of the next record, when it did not fit in the room given.
     next_size: int | None = None
+    #: Where to resume the source to get the record after the last one delivered.
+    resume: Position | None = None
+    #: For a digest request: how many records were hashed.
+    hashed: int = 0

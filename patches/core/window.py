@@ -12,11 +12,21 @@ Positions are stream positions; a reader's cursor counts from the position where
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from patches.core.budget import MAX_REPLY_BYTES, record_cost
 from patches.core.errors import CursorConflict
-from patches.core.results import Completion, Delivery, FetchRequest, ReadResult, ReadState
+from patches.core.results import (
+    Checkpoint,
+    Completion,
+    Delivery,
+    FetchRequest,
+    ReadResult,
+    ReadState,
+)
+from patches.sources.base import Position
 
 __all__ = ["Window", "WindowBounds", "WindowCounters"]
 
@@ -56,9 +66,14 @@ class _Reader:
     start: int
     #: Everything before ``acked`` is acknowledged: the window may drop it.
     acked: int
-    #: The end of what was handed out; a cursor past it would skip records.
+    #: The end of what was handed out; a cursor past it would skip records. Unknown (``_UNKNOWN``)
+    #: for a reader restored after a restart until its first read: its scanner's cursor, at or
+    #: after the acknowledged one, is trusted.
     sent: int
     last_contact: float
+
+
+_UNKNOWN = -1
 
 
 class Window:
@@ -102,10 +117,47 @@ class Window:
         self._error: str | None = None
         self._peak_records = 0
         self._peak_bytes = 0
+        #: The stream position after the last record received.
         self._received = 0
+        #: Where the current source's stream starts, if not at its beginning (a restored pass).
+        self._start_resume: Position | None = None
+        #: Checkpoints reached since the actor last took them (to make them durable).
+        self._checkpoints: list[Checkpoint] = []
+        #: A restored pass first re-reads its prefix, to rebuild its digest: records left to hash,
+        #: and the source being hashed.
+        self._prefix_left = 0
+        self._prefix_source = 0
+        self._saved_acks: dict[str, int] = {}
         #: The longest record held: while batch_size of them fit in a reply, reads need not
         #: measure their batch.
         self._longest = 0
+
+    @classmethod
+    def restored(
+        cls,
+        platform: str,
+        bounds: WindowBounds,
+        sources: int,
+        stall_seconds: tuple[float, ...] | None,
+        checkpoint: Checkpoint,
+        readers: Mapping[str, int],
+        now: float,
+    ) -> Window:
+        """A pass taken up after a restart, at a checkpoint at or below its readers' cursors.
+
+        Its readers keep their acknowledged cursors. Before serving on, it re-reads its prefix
+        (hashing, not keeping it), because a digest's state cannot be saved.
+        """
+        window = cls(platform, bounds, sources, stall_seconds)
+        window._base = window._received = checkpoint.position
+        window._source_index = checkpoint.source_index
+        window._start_resume = checkpoint.resume
+        window._exhausted = checkpoint.source_index >= sources
+        window._prefix_left = checkpoint.position
+        for session_id, acked in readers.items():
+            window._readers[session_id] = _Reader(0, max(acked, checkpoint.position), _UNKNOWN, now)
+            window._saved_acks[session_id] = acked
+        return window
 
     # -- readers ---------------------------------------------------------------------------------
 
@@ -170,10 +222,14 @@ class Window:
         if reader is None:
             return None
         reader.last_contact = now
-        position = reader.sent if cursor is None else reader.start + cursor
-        if not reader.acked <= position <= reader.sent:
+        sent = sys.maxsize if reader.sent == _UNKNOWN else reader.sent
+        if cursor is None:
+            position = reader.acked if reader.sent == _UNKNOWN else reader.sent
+        else:
+            position = reader.start + cursor
+        if not reader.acked <= position <= sent:
             return CursorConflict(position - reader.start, reader.acked - reader.start,
-                                  reader.sent - reader.start)  # fmt: skip
+                                  sent - reader.start)  # fmt: skip
         if self._error is not None:
             return ReadResult(ReadState.FAILED, cursor=position - reader.start, error=self._error)
         if position > reader.acked:
@@ -219,7 +275,20 @@ class Window:
         next record, whose size the last delivery told), so it never runs ahead of its bounds and
         does not chatter one record at a time.
         """
-        if self._in_flight or self._exhausted or self._error is not None or not self._readers:
+        if self._in_flight or self._error is not None or not self._readers:
+            return None
+        if self._prefix_left > 0:
+            self._in_flight = True
+            self._fetch_started = now
+            return FetchRequest(
+                self._prefix_source,
+                0,
+                0,
+                self.bounds.max_bytes,
+                hash_count=self._prefix_left,
+                hashes=(self._sha_original, self._sha_v1),
+            )
+        if self._exhausted:
             return None
         room_records = min(self.bounds.max_records - len(self._records), MAX_FETCH_RECORDS)
         room_bytes = self.bounds.max_bytes - self._bytes
@@ -230,7 +299,10 @@ class Window:
             return None
         self._in_flight = True
         self._fetch_started = now
-        return FetchRequest(self._source_index, room_records, room_bytes, self.bounds.max_bytes)
+        start, self._start_resume = self._start_resume, None  # the stream opens with this fetch
+        return FetchRequest(
+            self._source_index, room_records, room_bytes, self.bounds.max_bytes, start
+        )
 
     def check_stalled(self, now: float) -> bool:
         """Fail the pass if its fetch has gone unanswered too long; True if it did now."""
@@ -245,6 +317,9 @@ class Window:
     def deliver(self, delivery: Delivery) -> None:
         """Take the records a source sent in answer to :meth:`next_fetch`."""
         self._in_flight = False
+        if self._prefix_left > 0:
+            self._took_prefix(delivery)
+            return
         records = delivery.records
         size = sum(map(record_cost, records))
         if len(self._records) + len(records) > self.bounds.max_records or (
@@ -261,8 +336,13 @@ class Window:
             self._longest = max(self._longest, max(len(v1) for _, v1 in records))
         self._bytes += size
         self._received += len(records)
+        if records and not delivery.exhausted and delivery.error is None:
+            self._checkpoints.append(
+                Checkpoint(self._received, self._source_index, delivery.resume)
+            )
         self._peak_records = max(self._peak_records, len(self._records))
         self._peak_bytes = max(self._peak_bytes, self._bytes)
+        self._release()  # records every reader has already acknowledged need not stay
         self._next_size = delivery.next_size or 0
         if delivery.error is not None:
             self._error = delivery.error
@@ -270,6 +350,39 @@ class Window:
             self._source_index += 1
             self._next_size = 0
             self._exhausted = self._source_index >= self._sources
+            self._checkpoints.append(Checkpoint(self._received, self._source_index, None))
+
+    def _took_prefix(self, delivery: Delivery) -> None:
+        if delivery.error is not None:
+            self._error = delivery.error
+            return
+        self._prefix_left -= delivery.hashed
+        if self._prefix_left > 0 and delivery.exhausted:
+            self._prefix_source += 1
+            if self._prefix_source >= self._sources:
+                self._error = "the sources hold fewer records than before the restart"
+
+    def take_checkpoints(self) -> list[Checkpoint]:
+        """Checkpoints reached since the last call, for the actor to make durable."""
+        checkpoints, self._checkpoints = self._checkpoints, []
+        return checkpoints
+
+    def take_acks(self) -> list[tuple[str, int]]:
+        """Readers' acknowledged cursors that moved since the last call (to make durable)."""
+        moved = [
+            (sid, r.acked)
+            for sid, r in self._readers.items()
+            if self._saved_acks.get(sid) != r.acked
+        ]
+        self._saved_acks.update(moved)
+        for sid in [sid for sid in self._saved_acks if sid not in self._readers]:
+            del self._saved_acks[sid]
+        return moved
+
+    @property
+    def slowest(self) -> int:
+        """The lowest acknowledged stream position among the readers (the base if none)."""
+        return min((r.acked for r in self._readers.values()), default=self._base)
 
     @property
     def source_index(self) -> int:
@@ -304,18 +417,19 @@ class Window:
         return self._completion
 
     def _release(self) -> None:
-        """Drop the records every reader has acknowledged."""
+        """Drop the records every reader has acknowledged (never more than the window holds: a
+        restored reader's cursor may be ahead of what has arrived yet)."""
         if not self._readers:
             return
         low = min(r.acked for r in self._readers.values())
-        drop = low - self._base
+        drop = min(low - self._base, len(self._records))
         if drop > 0:
             self._bytes -= sum(
                 map(record_cost, zip(self._records[:drop], self._records_v1[:drop], strict=True))
             )
             del self._records[:drop]
             del self._records_v1[:drop]
-            self._base = low
+            self._base += drop
 
 
 def _within_reply(batch: list[bytes]) -> list[bytes]:
