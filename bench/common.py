@@ -132,11 +132,13 @@ class Client:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.last_headers: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         self.connection.request(method, path, body=body, headers=headers)
         response = self.connection.getresponse()
+        self.last_headers = dict(response.getheaders())
         return response.status, response.read()
 
     def open(self, platform: str) -> str:

@@ -18,6 +18,7 @@ BENCHMARKS = [
     ("throughput", ["--runs", "3"]),
     ("fanout", []),
     ("sessions", []),
+    ("burst", []),
 ]
 
 

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,6 +125,8 @@ def nginx(body: bytes, workdir: Path) -> Iterator[str | None]:
     root = workdir / "nginx"
     root.mkdir(exist_ok=True)
     (root / "batch.json").write_bytes(body)
+    for path in (workdir, root, root / "batch.json"):  # nginx's workers run unprivileged
+        path.chmod(0o755 if path.is_dir() else 0o644)
     port = _free_port()
     (root / "nginx.conf").write_text(f"""
 worker_processes 2;
@@ -142,7 +145,11 @@ http {{
     process = subprocess.Popen([binary, "-c", str(root / "nginx.conf"), "-p", str(root)])
     try:
         _wait_for_port(port)
-        yield f"http://127.0.0.1:{port}/batch.json"
+        url = f"http://127.0.0.1:{port}/batch.json"
+        with urllib.request.urlopen(url) as answer:  # it serves the batch, not an error page
+            if answer.read() != body:
+                raise RuntimeError("nginx does not serve the batch file")
+        yield url
     finally:
         process.terminate()
         process.wait(10)

@@ -79,6 +79,8 @@ class ActorWindowPool:
         self._timeout = ask_timeout
         self._registry: pykka.ActorProxy[RegistryActor] | None = None
         self._open: dict[str, _Open] = {}
+        #: Windows whose pass has moved past its start (they refused a reader once: for good).
+        self._moved_on: set[int] = set()
         self._ids = itertools.count(1)
         self._passes: Counter[str] = Counter()
         self._peak_records = 0
@@ -99,7 +101,10 @@ class ActorWindowPool:
         window = self._open.get(platform) or self._start(platform, next(self._ids), None)
         if window is None:
             return Join.NO_MEMORY
+        if window.window_id in self._moved_on:
+            return Join.PASS_MOVED_ON  # a pass never comes back to its start: no need to ask
         if not self._ask(window, lambda w: w.join(session_id), default=False):
+            self._moved_on.add(window.window_id)
             return Join.PASS_MOVED_ON
         self._directory.publish(session_id, window.proxy)
         return Join.JOINED
@@ -172,6 +177,7 @@ class ActorWindowPool:
                 counters.peak_records, counters.peak_bytes,
             )  # fmt: skip
         window.ref.stop(block=False)
+        self._moved_on.discard(window.window_id)
         self._budget.release(window.window_id)
         if self._store is not None:
             self._store.close_pass(window.window_id)
