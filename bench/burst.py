@@ -109,17 +109,21 @@ def main() -> None:
                     t.join()
                 _, status_body = Client(url).request("GET", "/v1/status")
         sessions_counters = orjson.loads(status_body)["registry"]["sessions"]
+    errors = sum(v for k, v in outcomes.items() if k.startswith("error"))
+    opens = f"{sum(outcomes.values()):,} in {seconds:.1f} s from {args.threads} threads"
+    counts = f"{sessions_counters['active']} / {sessions_counters['queued']}"
+    growth = f"{(sampler.peak - idle) / 2**20:.0f} MiB (budget {budget // 2**20} MiB)"
     rows = [
         ("Measure", "Value"),
-        ("session opens", f"{sum(outcomes.values()):,} in {seconds:.1f} s from {args.threads} threads"),
+        ("session opens", opens),
         ("opened (active or queued)", f"{outcomes['opened']:,}"),
         ("refused, 429 queue_full + Retry-After", f"{outcomes['refused (429)']:,}"),
-        ("other answers (errors)", f"{sum(v for k, v in outcomes.items() if k.startswith('error')):,}"),
-        ("server's own count: active / queued", f"{sessions_counters['active']} / {sessions_counters['queued']}"),
-        ("peak RSS growth", f"{(sampler.peak - idle) / 2**20:.0f} MiB (budget {budget // 2**20} MiB)"),
+        ("other answers (errors)", f"{errors:,}"),
+        ("server's own count: active / queued", counts),
+        ("peak RSS growth", growth),
         ("records to the draining scanners during the burst", f"{during:,}"),
         ("records to them in the second after", f"{after:,}"),
-    ]  # fmt: skip
+    ]
     print(f"\nBurst of session opens ({machine()})\n")
     print(table(rows))
 
