@@ -37,6 +37,8 @@ timeout_seconds = 600
 max_records = 50000
 max_bytes = "16MiB"
 batch_size = 1000
+[state]
+path = ":memory:"
 [logging]
 level = "INFO"
 [[sources]]

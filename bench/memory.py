@@ -46,6 +46,8 @@ max_bytes = {BUDGET}
 batch_size = 1000
 [memory]
 budget = {BUDGET}
+[state]
+path = ":memory:"
 [logging]
 level = "INFO"
 [[sources]]

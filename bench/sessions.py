@@ -34,6 +34,8 @@ max_queued = {sessions}
 timeout_seconds = 600
 [memory]
 budget = "256MiB"
+[state]
+path = ":memory:"
 [logging]
 level = "INFO"
 [[sources]]

@@ -62,6 +62,8 @@ max_bytes = "48MiB"
 batch_size = {batch}
 [memory]
 budget = "96MiB"
+[state]
+path = ":memory:"
 [logging]
 level = "INFO"
 [[sources]]

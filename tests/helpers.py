@@ -63,6 +63,13 @@ def config_from(tmp_path: Path, text: str, env: dict[str, str] | None = None) ->
     return load_config(path, env=env or {})
 
 
+def jsonl_config(tmp_path: Path, records: Iterable[Vulnerability], sections: str) -> Config:
+    """A configuration of ``sections`` (TOML) serving ``records`` from a jsonl file."""
+    write_jsonl(tmp_path / "feed.jsonl", records)
+    jsonl = '\n[[sources]]\nkind = "jsonl"\npath = "feed.jsonl"\n'
+    return config_from(tmp_path, textwrap.dedent(sections) + jsonl)
+
+
 def names(payload_records: Iterable[bytes | dict[str, object]]) -> list[str]:
     """The ``name`` of each record, whether given as wire bytes or decoded objects."""
     out = []

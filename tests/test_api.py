@@ -26,7 +26,7 @@ from patches.core.feed import RetryPolicy
 from patches.model import Vulnerability
 from patches.sources.base import Position, Source, SourceError, SourceRecord
 from patches.sources.demo import DemoOptions, DemoSource
-from tests.helpers import ManualClock, config_from, interleaved, write_jsonl
+from tests.helpers import ManualClock, interleaved, jsonl_config
 
 PLATFORMS = ("alpine:3.19", "debian:12")
 PER_PLATFORM = 40
@@ -39,9 +39,9 @@ def records() -> list[Vulnerability]:
 
 @pytest.fixture
 def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
-    write_jsonl(tmp_path / "feed.jsonl", records)
-    return config_from(
+    return jsonl_config(
         tmp_path,
+        records,
         """
         [server]
         retry_after_seconds = 2
@@ -52,9 +52,6 @@ def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
         [window]
         max_records = 100
         batch_size = 15
-        [[sources]]
-        kind = "jsonl"
-        path = "feed.jsonl"
         """,
     )
 

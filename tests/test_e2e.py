@@ -15,7 +15,7 @@ from patches.api import create_app
 from patches.config import Config
 from patches.http_server import HttpServer
 from patches.model import Vulnerability
-from tests.helpers import config_from, interleaved, write_jsonl
+from tests.helpers import interleaved, jsonl_config
 from tests.scanner import Refused, Scan, Scanner
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +33,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> list[Vulnerability]:
 
 @pytest.fixture
 def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
-    write_jsonl(tmp_path / "feed.jsonl", records)
-    return config_from(
+    return jsonl_config(
         tmp_path,
+        records,
         f"""
         [server]
         port = 0
@@ -47,9 +47,6 @@ def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
         max_records = {WINDOW_RECORDS}
         max_bytes = "1MiB"
         batch_size = 8
-        [[sources]]
-        kind = "jsonl"
-        path = "feed.jsonl"
         """,
     )
 

@@ -23,7 +23,7 @@ from patches.model import Vulnerability
 from patches.sources.base import Position, SourceRecord
 from patches.sources.demo import DemoOptions, DemoSource
 from tests.fake_clair import FakeClair, load_captured
-from tests.helpers import ManualClock, config_from, drain, interleaved, shared_data, write_jsonl
+from tests.helpers import ManualClock, drain, interleaved, jsonl_config, shared_data
 from tests.lossy_proxy import LossyProxy
 
 PLATFORMS = ("alpine:3.19", "debian:12")
@@ -78,9 +78,9 @@ def records() -> list[Vulnerability]:
 
 @pytest.fixture
 def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
-    write_jsonl(tmp_path / "feed.jsonl", records)
-    return config_from(
+    return jsonl_config(
         tmp_path,
+        records,
         """
         [server]
         port = 0
@@ -90,9 +90,6 @@ def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
         [window]
         max_records = 64
         batch_size = 25
-        [[sources]]
-        kind = "jsonl"
-        path = "feed.jsonl"
         """,
     )
 

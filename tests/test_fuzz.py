@@ -29,7 +29,7 @@ from patches.actors import PatchesSystem
 from patches.api import create_app
 from patches.http_server import HttpServer
 from patches.model import Vulnerability
-from tests.helpers import config_from, interleaved, write_jsonl
+from tests.helpers import interleaved, jsonl_config
 from tests.scanner import Scan, Scanner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,9 +79,9 @@ def records() -> list[Vulnerability]:
 
 @pytest.fixture
 def server(tmp_path: Path, records: list[Vulnerability]) -> Iterator[str]:
-    write_jsonl(tmp_path / "feed.jsonl", records)
-    config = config_from(
+    config = jsonl_config(
         tmp_path,
+        records,
         """
         [server]
         port = 0
@@ -92,9 +92,6 @@ def server(tmp_path: Path, records: list[Vulnerability]) -> Iterator[str]:
         [window]
         max_records = 100
         batch_size = 20
-        [[sources]]
-        kind = "jsonl"
-        path = "feed.jsonl"
         """,
     )
     with PatchesSystem.start(config) as system:

@@ -26,7 +26,7 @@ from patches.core.results import ReadState, SessionState
 from patches.model import Vulnerability
 from patches.sources.base import Position, Source, SourceError, SourceRecord
 from patches.sources.demo import DemoOptions, DemoSource
-from tests.helpers import ManualClock, config_from, drain, drain_all, interleaved, write_jsonl
+from tests.helpers import ManualClock, drain, drain_all, interleaved, jsonl_config
 
 PLATFORMS = ("alpine:3.19", "debian:12", "ubuntu:22.04")
 PER_PLATFORM = 300
@@ -39,9 +39,9 @@ def records() -> list[Vulnerability]:
 
 @pytest.fixture
 def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
-    write_jsonl(tmp_path / "feed.jsonl", records)
-    return config_from(
+    return jsonl_config(
         tmp_path,
+        records,
         """
         [sessions]
         max_active = 3
@@ -51,9 +51,6 @@ def config(tmp_path: Path, records: list[Vulnerability]) -> Config:
         max_records = 32
         max_bytes = "64KiB"
         batch_size = 10
-        [[sources]]
-        kind = "jsonl"
-        path = "feed.jsonl"
         """,
     )
 
