@@ -13,6 +13,7 @@ import pykka
 import pytest
 
 from patches.actors import PatchesSystem, StartupError
+from patches.actors.supervisor import MAX_RESTARTS
 from patches.config import Config
 from patches.core.errors import (
     CursorConflict,
@@ -208,8 +209,8 @@ def test_a_window_that_dies_fails_its_sessions_and_the_platform_recovers(
     assert system.health.problems() == {}
 
 
-def test_a_dead_source_reader_fails_its_platforms_passes_instead_of_hanging(
-    system: PatchesSystem,
+def test_a_dead_source_reader_fails_its_passes_and_is_restarted(
+    system: PatchesSystem, records: list[Vulnerability]
 ) -> None:
     (feed,) = pykka.ActorRegistry.get_by_class_name("FeedActor")
     feed.stop()
@@ -217,8 +218,21 @@ def test_a_dead_source_reader_fails_its_platforms_passes_instead_of_hanging(
     result = drain(system, session.id, v1=False)
     assert result.last.state is ReadState.FAILED
     assert "the source reader has stopped" in (result.last.error or "")
-    system.sweep()
-    assert system.health.problems() == {"source reader 'jsonl-1'": "stopped"}
+    system.sweep()  # the supervisor restarts it
+    assert system.health.problems() == {}
+    (restarted,) = pykka.ActorRegistry.get_by_class_name("FeedActor")
+    assert restarted != feed
+    again = drain(system, system.open_session("alpine:3.19").id, v1=True)
+    assert again.names == expected(records, "alpine:3.19")
+
+
+def test_a_reader_that_keeps_dying_is_left_dead_and_reported(system: PatchesSystem) -> None:
+    for _ in range(MAX_RESTARTS + 1):
+        (feed,) = pykka.ActorRegistry.get_by_class_name("FeedActor")
+        feed.stop()
+        system.sweep()
+    assert pykka.ActorRegistry.get_by_class_name("FeedActor") == []
+    assert system.health.problems() == {"source reader 'jsonl-1'": "stopped 4 times"}
 
 
 class StuckSource(DemoSource):

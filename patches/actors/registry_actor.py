@@ -9,6 +9,7 @@ from types import TracebackType
 
 import pykka
 
+from patches.actors.feed_actor import FeedActor
 from patches.actors.health import HealthBoard
 from patches.actors.window_pool import ActorWindowPool, PoolCounters
 from patches.core.errors import PatchesError
@@ -102,6 +103,12 @@ class RegistryActor(pykka.ThreadingActor):
         """A window's pass failed; ignored if that window was already replaced."""
         if self._pool.current(platform) == window_id:
             self._registry.failed(platform, error, self._clock())
+
+    def replace_feed(
+        self, old: pykka.ActorRef[FeedActor], new: pykka.ActorProxy[FeedActor]
+    ) -> None:
+        """A source reader was restarted: new passes read from the new one."""
+        self._pool.replace_feed(old, new)
 
     def status(self) -> RegistryStatus:
         return RegistryStatus(self._registry.counters(), self._pool.counters())

@@ -1,8 +1,9 @@
 """The timeout supervisor: a ticker, and an actor that expels silent sessions on every tick.
 
 pykka has no timers, so a small thread (the ticker) asks the supervisor to tick at a fixed interval.
-Each tick also checks that the long-lived actors are still alive, so a dead one turns the server
-unhealthy instead of leaving requests to time out unexplained.
+Each tick also checks that the long-lived actors are still alive: a dead one that can be restarted
+is (a few times at most), any other turns the server unhealthy instead of leaving requests to time
+out unexplained.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from patches.actors.health import HealthBoard
 if TYPE_CHECKING:
     from patches.actors.registry_actor import RegistryActor
 
-__all__ = ["Ticker", "TimeoutSupervisor"]
+__all__ = ["MAX_RESTARTS", "Ticker", "TimeoutSupervisor"]
+
+#: Restarts of one actor before it is left dead (and the server unhealthy): a fault that comes
+#: back at once is a bug to fix, not to hide.
+MAX_RESTARTS = 3
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +39,22 @@ class TimeoutSupervisor(pykka.ThreadingActor):
         clock: Callable[[], float],
         ask_timeout: float,
         health: HealthBoard,
+        restarters: Mapping[str, Callable[[], pykka.ActorRef[Any]]] | None = None,
     ) -> None:
         super().__init__()
         self._registry = registry
         self._watched = dict(watched)
+        self._restarters = dict(restarters or {})
+        self._restarts: dict[str, int] = {}
         self._clock = clock
         self._timeout = ask_timeout
         self._health = health
 
     def tick(self) -> list[str]:
         """Check the watched actors, then expel idle sessions; return the expelled ids."""
-        for name, ref in self._watched.items():
+        for name, ref in list(self._watched.items()):
             if not ref.is_alive():
-                self._health.fail(name, "stopped")
+                self._restart_or_report(name)
         try:
             expelled: list[str] = self._registry.expire_idle(self._clock()).get(
                 timeout=self._timeout
@@ -61,6 +69,17 @@ class TimeoutSupervisor(pykka.ThreadingActor):
         if expelled:
             log.info("expelled %d idle session(s)", len(expelled))
         return expelled
+
+    def _restart_or_report(self, name: str) -> None:
+        restart = self._restarters.get(name)
+        done = self._restarts.get(name, 0)
+        if restart is None or done >= MAX_RESTARTS:
+            self._health.fail(name, "stopped" if restart is None else f"stopped {done + 1} times")
+            return
+        self._restarts[name] = done + 1
+        self._watched[name] = restart()
+        self._health.clear(name)
+        log.warning("%s had stopped; restarted it (%d of %d)", name, done + 1, MAX_RESTARTS)
 
 
 class Ticker:

@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -209,10 +210,13 @@ class PatchesSystem:
         if restored:
             log.info("took up %d session(s) from %s", restored, config.state.path)
         watched: dict[str, pykka.ActorRef[Any]] = {"session registry": self._registry_ref}
-        for source, ref in zip(sources, self._feed_refs, strict=True):
-            watched[f"source reader {source.name!r}"] = ref
+        restarters: dict[str, Callable[[], pykka.ActorRef[Any]]] = {}
+        for index, (source, retry) in enumerate(zip(sources, retries, strict=True)):
+            name = f"source reader {source.name!r}"
+            watched[name] = self._feed_refs[index]
+            restarters[name] = partial(self._restart_feed, index, source, retry)
         self._supervisor_ref = TimeoutSupervisor.start(
-            self._registry, watched, self._clock, self._timeout, self.health
+            self._registry, watched, self._clock, self._timeout, self.health, restarters
         )
         if ticker:
             self._ticker = Ticker(self._supervisor_ref.proxy(), config.sweep_seconds, self._timeout)
@@ -221,6 +225,19 @@ class PatchesSystem:
             "serving %d platform(s) from %d source(s): %s",
             len(by_platform), len(sources), ", ".join(sorted(by_platform)),
         )  # fmt: skip
+
+    def _restart_feed(
+        self, index: int, source: Source, retry: RetryPolicy
+    ) -> pykka.ActorRef[FeedActor]:
+        """A new reader for a source whose reader died (called by the supervisor).
+
+        New passes read from it; the passes its predecessor was serving failed, explicitly.
+        """
+        ref = FeedActor.start(Feed(source, retry), self.health)
+        old, self._feed_refs[index] = self._feed_refs[index], ref
+        self._feeds[index] = ref.proxy()
+        self._registry_proxy().replace_feed.defer(old, self._feeds[index])
+        return ref
 
     def stop(self) -> None:
         """Stop every actor this system started, in reverse order of start. Idempotent."""

@@ -62,7 +62,7 @@ class ActorWindowPool:
         self,
         bounds: WindowBounds,
         budget: MemoryBudget,
-        feeds: Mapping[str, Sequence[tuple[pykka.ActorProxy[FeedActor], float]]],
+        feeds: Mapping[str, list[tuple[pykka.ActorProxy[FeedActor], float]]],
         directory: SessionDirectory,
         health: HealthBoard,
         clock: Callable[[], float],
@@ -111,6 +111,15 @@ class ActorWindowPool:
 
     def waiting_for_memory(self, platform: str) -> bool:
         return self._budget.waiting_for_memory(platform)
+
+    def replace_feed(
+        self, old: pykka.ActorRef[FeedActor], new: pykka.ActorProxy[FeedActor]
+    ) -> None:
+        """A source reader was restarted: windows opened from now on read from ``new``."""
+        for feeds in self._feeds.values():
+            for index, (feed, stall) in enumerate(feeds):
+                if feed.actor_ref == old:
+                    feeds[index] = (new, stall)
 
     def pass_of(self, platform: str) -> int | None:
         return self.current(platform)
