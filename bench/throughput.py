@@ -240,6 +240,7 @@ def measure_open_loop(
     with patches_server(patches_config(source, 100, scanners), workdir) as (url, _):
         client = Client(url)
         sessions = [client.open(PLATFORM) for _ in range(scanners)]
+        client.connection.close()  # the scanners take all 1,000 connections the server allows
         latencies = sorted(asyncio.run(open_loop(url, sessions, seconds)))
     return {
         "polls": len(latencies),
@@ -266,14 +267,17 @@ def main() -> None:
         for batch in (100, 1000):
             body = batch_body(source, batch)
             (work / "batch.json").write_bytes(body)
-            patches_runs = [
-                measure_patches(source, batch, args.seconds, work) for _ in range(args.runs)
-            ]
-            bare_runs = [measure_bare(work / "batch.json", args.seconds) for _ in range(args.runs)]
+            # Interleaved, run by run: the machine's speed drifts from minute to minute, and a
+            # ratio is only fair between runs made under the same conditions.
+            patches_runs: list[dict[str, float]] = []
+            bare_runs: list[dict[str, float]] = []
+            nginx_runs: list[dict[str, float]] = []
             with nginx(body, work) as nginx_url:
-                nginx_runs = (
-                    [wrk(nginx_url, args.seconds) for _ in range(args.runs)] if nginx_url else []
-                )
+                for _ in range(args.runs):
+                    patches_runs.append(measure_patches(source, batch, args.seconds, work))
+                    bare_runs.append(measure_bare(work / "batch.json", args.seconds))
+                    if nginx_url:
+                        nginx_runs.append(wrk(nginx_url, args.seconds))
             bare_rate = _median(bare_runs)["bytes"]
             patches_rate = _median(patches_runs)["bytes"]
             for name, runs in (
