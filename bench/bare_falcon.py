@@ -14,6 +14,8 @@ from pathlib import Path
 import falcon
 import waitress
 
+from patches.config import ServerConfig
+
 
 class Batch:
     def __init__(self, body: bytes) -> None:
@@ -32,7 +34,8 @@ def main() -> None:
     app = falcon.App()
     app.add_sink(Batch(args.body.read_bytes()).on_get, "/")
     server = waitress.create_server(
-        app, host="127.0.0.1", port=args.port, threads=args.threads, connection_limit=1000,
+        app, host="127.0.0.1", port=args.port, threads=args.threads,
+        connection_limit=ServerConfig().connection_limit,
         asyncore_use_poll=True, ident="bare",
     )  # fmt: skip
     print(f"listening on http://127.0.0.1:{server.effective_port}", flush=True)

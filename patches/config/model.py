@@ -34,7 +34,7 @@ class ServerConfig:
     #: connections collapsed to 113 requests/s; 64 served 3,300 (docs/performance.md).
     threads: int = field(default=64, metadata={"min": 1, "max": 512})
     #: Connections held open at once (waitress ``connection_limit``).
-    connection_limit: int = field(default=1000, metadata={"min": 1})
+    connection_limit: int = field(default=4096, metadata={"min": 1})
     #: How long a request waits for an actor before it answers 503.
     ask_timeout_seconds: float = field(default=5.0, metadata={"min": 0.01})
     #: The ``Retry-After`` given to scanners told to come back later.
