@@ -23,7 +23,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	touch $(BENCH_STAMP)
 
-# The benchmarks (not tests): about 15 minutes; bench/setup.sh installs wrk and nginx if it can.
+# The benchmarks (not tests): about 8 minutes; bench/setup.sh installs wrk and nginx if it can.
 bench: $(BENCH_STAMP)
 	bench/setup.sh
 	$(BIN)/python -m bench.run_all

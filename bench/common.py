@@ -27,6 +27,19 @@ def shared_data(relative: str) -> Path | None:
     return next((base / relative for base in candidates if (base / relative).exists()), None)
 
 
+def jsonl_tail(source: Path, platform: str) -> str:
+    """The end of every benchmark's configuration: no state kept, INFO logs, one jsonl source."""
+    return f"""[state]
+path = ":memory:"
+[logging]
+level = "INFO"
+[[sources]]
+kind = "jsonl"
+path = "{source}"
+platforms = ["{platform}"]
+"""
+
+
 @contextmanager
 def child(args: Sequence[str], *, ready: Callable[[str], str | None]) -> Iterator[tuple[str, int]]:
     """Run ``python args...`` from the repository; yield what ``ready`` finds in its output, and

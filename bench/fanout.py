@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.common import Client, machine, patches_server, table
+from bench.common import Client, jsonl_tail, machine, patches_server, table
 from bench.synth import write_source
 
 PLATFORM = "debian:12"
@@ -37,15 +37,7 @@ timeout_seconds = 600
 max_records = 50000
 max_bytes = "16MiB"
 batch_size = 1000
-[state]
-path = ":memory:"
-[logging]
-level = "INFO"
-[[sources]]
-kind = "jsonl"
-path = "{source}"
-platforms = ["{PLATFORM}"]
-"""
+{jsonl_tail(source, PLATFORM)}"""
 
 
 def run(

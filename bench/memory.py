@@ -21,7 +21,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import Client, RssSampler, child, listening, machine, patches_server, table
+from bench.common import (
+    Client,
+    RssSampler,
+    child,
+    jsonl_tail,
+    listening,
+    machine,
+    patches_server,
+    table,
+)
 from bench.synth import write_source
 from patches.config import parse_size
 
@@ -46,15 +55,7 @@ max_bytes = {BUDGET}
 batch_size = 1000
 [memory]
 budget = {BUDGET}
-[state]
-path = ":memory:"
-[logging]
-level = "INFO"
-[[sources]]
-kind = "jsonl"
-path = "{source}"
-platforms = ["{PLATFORM}"]
-"""
+{jsonl_tail(source, PLATFORM)}"""
 
 
 @dataclass

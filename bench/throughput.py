@@ -34,6 +34,7 @@ import orjson
 from bench.common import (
     Client,
     child,
+    jsonl_tail,
     listening,
     machine,
     patches_server,
@@ -62,15 +63,7 @@ max_bytes = "48MiB"
 batch_size = {batch}
 [memory]
 budget = "96MiB"
-[state]
-path = ":memory:"
-[logging]
-level = "INFO"
-[[sources]]
-kind = "jsonl"
-path = "{source}"
-platforms = ["{PLATFORM}"]
-"""
+{jsonl_tail(source, PLATFORM)}"""
 
 
 def batch_body(source: Path, batch: int) -> bytes:
